@@ -22,22 +22,23 @@ on_error() {
 
 # retry ATTEMPTS WHAT CMD...: runs CMD until it succeeds, at most ATTEMPTS
 # times, sleeping RETRY_FIRST_DELAY (2) seconds, doubling up to
-# RETRY_MAX_DELAY (60). Returns 1 after the last failure.
+# RETRY_MAX_DELAY (60). Returns 1 after the last failure. Locals are
+# prefixed: bash scoping is dynamic, so CMD sees them.
 retry() {
-	local attempts=$1 what=$2 n=1
-	local delay=${RETRY_FIRST_DELAY:-2} max=${RETRY_MAX_DELAY:-60}
+	local _r_max=$1 _r_what=$2 _r_n=1
+	local _r_delay=${RETRY_FIRST_DELAY:-2} _r_cap=${RETRY_MAX_DELAY:-60}
 	shift 2
 	until "$@"; do
-		if ((n >= attempts)); then
-			log "giving up: ${what} failed ${n} times"
+		if ((_r_n >= _r_max)); then
+			log "giving up: ${_r_what} failed ${_r_n} times"
 			return 1
 		fi
-		log "${what} failed (attempt ${n}/${attempts}), next try in ${delay}s"
-		sleep "${delay}"
-		n=$((n + 1))
-		delay=$((delay * 2))
-		if ((delay > max)); then
-			delay=${max}
+		log "${_r_what} failed (attempt ${_r_n}/${_r_max}), next try in ${_r_delay}s"
+		sleep "${_r_delay}"
+		_r_n=$((_r_n + 1))
+		_r_delay=$((_r_delay * 2))
+		if ((_r_delay > _r_cap)); then
+			_r_delay=${_r_cap}
 		fi
 	done
 	return 0
