@@ -211,3 +211,81 @@ func TestLibRetry(t *testing.T) {
 		}
 	}
 }
+
+// verifyUnits runs `systemd-analyze verify` over the document's units under
+// a scratch root. What AL2023 provides is stubbed: docker.service, the docker
+// binaries, and the host's own targets and slices. systemd only warns about
+// bad keys and values, so any output counts as a failure.
+func verifyUnits(t *testing.T, p parsed, edit func(path, content string) string) (string, error) {
+	t.Helper()
+	analyze := requireTool(t, "systemd-analyze", "systemd")
+	root := t.TempDir()
+	write := func(rel, content string, mode os.FileMode) {
+		dst := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("usr/lib/systemd/system/docker.service", "[Unit]\nDescription=Docker stub\n[Service]\nExecStart=/usr/bin/dockerd\n[Install]\nWantedBy=multi-user.target\n", 0o644)
+	write("usr/bin/docker", "#!/bin/sh\n", 0o755)
+	write("usr/bin/dockerd", "#!/bin/sh\n", 0o755)
+	for _, dir := range []string{"/usr/lib/systemd/system", "/lib/systemd/system"} {
+		for _, pattern := range []string{"*.target", "*.slice"} {
+			matches, _ := filepath.Glob(filepath.Join(dir, pattern))
+			for _, m := range matches {
+				if b, err := os.ReadFile(m); err == nil {
+					write(filepath.Join("usr/lib/systemd/system", filepath.Base(m)), string(b), 0o644)
+				}
+			}
+		}
+	}
+	units := []string{"docker.service"}
+	for _, f := range p.Files {
+		if !strings.HasPrefix(f.Path, "/etc/systemd/system/") {
+			continue
+		}
+		content := f.Content
+		if edit != nil {
+			content = edit(f.Path, content)
+		}
+		write(strings.TrimPrefix(f.Path, "/"), content, 0o644)
+		if strings.HasSuffix(f.Path, ".service") {
+			units = append(units, filepath.Base(f.Path))
+		}
+	}
+	out, err := run(t, "", analyze, append([]string{"verify", "--man=no", "--root=" + root}, units...)...)
+	if err == nil && strings.TrimSpace(out) != "" {
+		err = fmt.Errorf("systemd-analyze printed warnings")
+	}
+	return out, err
+}
+
+func TestSystemdUnitsVerify(t *testing.T) {
+	for _, r := range renderers {
+		t.Run(r.name, func(t *testing.T) {
+			if out, err := verifyUnits(t, mustRender(t, r.render), nil); err != nil {
+				t.Errorf("%v\n%s", err, out)
+			}
+		})
+	}
+}
+
+func TestSystemdUnitsVerifyRejectsBrokenUnits(t *testing.T) {
+	p := mustRender(t, renderers[0].render)
+	for name, edit := range map[string]func(string, string) string{
+		"bad Type": func(_, c string) string { return strings.Replace(c, "Type=oneshot", "Type=oneshoot", 1) },
+		"unknown key": func(_, c string) string {
+			return strings.Replace(c, "[Unit]\n", "[Unit]\nRequiresMount=/mnt/bookstore\n", 1)
+		},
+		"relative ExecStart": func(_, c string) string {
+			return strings.Replace(c, "ExecStart=/usr/bin/docker", "ExecStart=docker-compose", 1)
+		},
+	} {
+		if out, err := verifyUnits(t, p, edit); err == nil {
+			t.Errorf("systemd-analyze accepted a unit with %s:\n%s", name, out)
+		}
+	}
+}
