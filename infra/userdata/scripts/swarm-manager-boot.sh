@@ -19,13 +19,14 @@ swarm_state() {
 }
 
 # The token goes to the CLI through a 0600 file, not argv, so it never shows
-# in the process list.
+# in the process list. Run under retry, where set -e is off: each step checks.
 store_join_token() {
-	local file rc=0
+	local file rc=1
 	file=$(mktemp)
-	docker swarm join-token --quiet worker | tr -d '\n' >"${file}"
-	aws ssm put-parameter --region "${REGION}" --name "${JOIN_TOKEN_PARAMETER}" \
-		--type SecureString --overwrite --value "file://${file}" >/dev/null || rc=$?
+	if docker swarm join-token --quiet worker | tr -d '\n' >"${file}" && [[ -s ${file} ]]; then
+		aws ssm put-parameter --region "${REGION}" --name "${JOIN_TOKEN_PARAMETER}" \
+			--type SecureString --overwrite --value "file://${file}" >/dev/null && rc=0
+	fi
 	rm -f "${file}"
 	return "${rc}"
 }

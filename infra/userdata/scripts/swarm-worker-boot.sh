@@ -19,7 +19,7 @@ swarm_state() {
 # The manager overwrites a placeholder; only a real token counts.
 read_token() {
 	TOKEN=$(aws ssm get-parameter --region "${REGION}" --name "${JOIN_TOKEN_PARAMETER}" \
-		--with-decryption --query Parameter.Value --output text 2>/dev/null) &&
+		--with-decryption --query Parameter.Value --output text) &&
 		[[ ${TOKEN} == SWMTKN-1-* ]]
 }
 
