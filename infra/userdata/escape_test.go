@@ -132,3 +132,14 @@ func TestRenderRefusesContentYAMLWouldAlter(t *testing.T) {
 		t.Error("a path with a space rendered")
 	}
 }
+
+func TestNginxNameRefusesDirectiveSyntax(t *testing.T) {
+	for _, v := range append([]string{"", "a b", "a;b", "a{", "$host", "Legacy.example.com", "a\nb"}, hostile...) {
+		if _, err := nginxName(v); err == nil {
+			t.Errorf("nginxName(%q) accepted", v)
+		}
+	}
+	if got, err := nginxName("legacy.example-1.com"); err != nil || got != "legacy.example-1.com" {
+		t.Errorf("nginxName refused a plain name: %q, %v", got, err)
+	}
+}

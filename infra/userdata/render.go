@@ -18,10 +18,11 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 var templates = template.Must(template.New("userdata").Funcs(template.FuncMap{
-	"shq":      shellQuote,
-	"composeq": composeQuote,
-	"envvalue": envValue,
-	"indent":   indent,
+	"shq":       shellQuote,
+	"composeq":  composeQuote,
+	"envvalue":  envValue,
+	"nginxname": nginxName,
+	"indent":    indent,
 }).ParseFS(templateFS, "templates/*.tmpl"))
 
 // Where the rendered files land on the instance.
@@ -167,6 +168,21 @@ func envValue(s string) (string, error) {
 	for _, r := range s {
 		if r < 0x21 || r > 0x7e || strings.ContainsRune("\"'`$#\\", r) {
 			return "", fmt.Errorf("env value %q holds %q, which env files cannot carry", clip(s), r)
+		}
+	}
+	return s, nil
+}
+
+// nginxName admits a host name into an nginx directive. nginx has quoting,
+// but a validated RFC 1123 name never needs it; anything else (';', '{',
+// spaces, '$' variables) is refused here as well as by validation.
+func nginxName(s string) (string, error) {
+	if s == "" {
+		return "", fmt.Errorf("empty server name")
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-') {
+			return "", fmt.Errorf("server name %q holds %q", clip(s), r)
 		}
 	}
 	return s, nil

@@ -532,3 +532,18 @@ func TestMaxBytes(t *testing.T) {
 		t.Errorf("error %q does not name the limit", err)
 	}
 }
+
+// The Pulumi components call the renderers inside Apply on every preview;
+// this measures one render, including the YAML read-back.
+func BenchmarkRender(b *testing.B) {
+	for _, r := range renderers {
+		b.Run(r.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.render(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
