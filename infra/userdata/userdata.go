@@ -33,7 +33,7 @@ const (
 
 // Service is what every container of the bookstore gets, on every kind of host.
 type Service struct {
-	ImageRef    string   // the pushed digest, "<registry>/<repo>@sha256:<64 hex>"; a tag is refused
+	ImageRef    string   // the pushed digest, "<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<64 hex>"; a tag or another registry is refused
 	Region      string   // AWS region, e.g. "eu-west-1"
 	DBHost      string   // RDS endpoint address, no port
 	DBPort      int      // 3306 on RDS
@@ -66,8 +66,8 @@ type SwarmManager struct {
 
 // SwarmWorker is the input for an instance of the optional Swarm worker ASG.
 type SwarmWorker struct {
-	Region             string
-	ImageRef           string // pulled ahead of time so a task starts quickly
+	Region             string // AWS region of the SSM parameter
+	ImageRef           string // as Service.ImageRef; pulled ahead of time so a task starts quickly
 	EFS                EFS
 	ManagerAddress     string // the manager's private IPv4 address
 	JoinTokenParameter string // SSM parameter to read the join token from
@@ -77,11 +77,11 @@ type SwarmWorker struct {
 // Let's Encrypt certificate in front of the service and a local MySQL container.
 type Monolith struct {
 	ImageRef         string // as Service.ImageRef
-	Region           string
-	Hostname         string // "legacy.<domain>"; the certificate's only name
+	Region           string // AWS region, for awslogs and AWS_REGION
+	Hostname         string // "legacy.<domain>" (RFC 1123, lower-cased); the certificate's only name
 	AdminEmails      []string
 	LetsEncryptEmail string // ACME account contact; empty registers without one
-	LogGroup         string
+	LogGroup         string // CloudWatch Logs group for both containers
 	LogLevel         string // as Service.LogLevel
 	MySQLImage       string // the local database's image; empty means DefaultMySQLImage
 }
