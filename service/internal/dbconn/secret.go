@@ -81,6 +81,9 @@ type secretConnector struct {
 }
 
 func newSecretConnector(ctx context.Context, s Settings, logger *slog.Logger) (*secretConnector, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	a, err := arn.Parse(s.SecretARN)
 	if err != nil {
 		return nil, fmt.Errorf("dbconn: DB_SECRET_ARN: %w", err)
