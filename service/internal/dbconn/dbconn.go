@@ -221,6 +221,7 @@ func Open(ctx context.Context, s Settings, logger *slog.Logger) (*sql.DB, error)
 			// The driver's messages never include the password field.
 			return nil, fmt.Errorf("dbconn: parse DSN: %w", err)
 		}
+		cfg.Logger = driverLogger{logger}
 		if connector, err = newConnector(cfg); err != nil {
 			return nil, fmt.Errorf("dbconn: %w", err)
 		}
@@ -272,4 +273,12 @@ func (b boundedConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		defer cancel()
 	}
 	return b.Connector.Connect(ctx)
+}
+
+// driverLogger sends go-sql-driver's own messages (a connection closed under
+// it, a bad packet) to slog, so they reach the JSON log instead of stderr.
+type driverLogger struct{ l *slog.Logger }
+
+func (d driverLogger) Print(v ...any) {
+	d.l.Warn(strings.TrimSpace(fmt.Sprint(v...)), "component", "go-sql-driver/mysql")
 }

@@ -97,6 +97,7 @@ func newSecretConnector(ctx context.Context, s Settings, logger *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
+	base.Logger = driverLogger{logger}
 	return &secretConnector{
 		arn:    s.SecretARN,
 		base:   base,

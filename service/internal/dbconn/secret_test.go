@@ -123,3 +123,47 @@ func TestSecretReadFailureNotCached(t *testing.T) {
 		t.Errorf("GetSecretValue called %d times, want 2", calls)
 	}
 }
+
+// A caller whose rejected credentials were already replaced by another
+// caller's re-read gets the new ones without a call; re-reads of the same
+// credentials are spaced by minRefreshInterval.
+func TestSecretRefreshGenerations(t *testing.T) {
+	f := newFakeSecretsManager(t, testRegion)
+	f.putCredentials(testARN, "admin", "pw-1")
+	c, err := newSecretConnector(t.Context(), closedPortSettings(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Now()
+	c.now = func() time.Time { return clock }
+	step := func(what string, stale *credentials, wantCalls int64) *credentials {
+		t.Helper()
+		got, err := c.refresh(t.Context(), stale)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if n := f.calls.Load(); n != wantCalls {
+			t.Fatalf("%s: %d GetSecretValue calls, want %d", what, n, wantCalls)
+		}
+		return got
+	}
+	gen1, err := c.current(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.putCredentials(testARN, "admin", "pw-2")
+	gen2 := step("first re-read", gen1, 2)
+	if gen2 == gen1 || gen2.versionID == gen1.versionID {
+		t.Fatalf("re-read returned the old credentials (version %s)", gen2.versionID)
+	}
+	if got := step("late caller with gen1", gen1, 2); got != gen2 {
+		t.Errorf("late caller got version %s, want gen2's %s", got.versionID, gen2.versionID)
+	}
+	if got := step("gen2 rejected at once", gen2, 2); got != gen2 {
+		t.Errorf("within minRefreshInterval: got version %s, want gen2 itself", got.versionID)
+	}
+	clock = clock.Add(minRefreshInterval)
+	if got := step("gen2 rejected later", gen2, 3); got == gen2 {
+		t.Error("after minRefreshInterval the secret was not read again")
+	}
+}
