@@ -114,6 +114,7 @@ func secretBaseConfig(s Settings) (*mysql.Config, error) {
 	cfg.Addr = net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
 	cfg.DBName = s.Name
 	cfg.TLSConfig = "preferred"
+	cfg.InterpolateParams = true // see parseDatabaseURL
 	if err := normalise(cfg, "", false); err != nil {
 		return nil, fmt.Errorf("dbconn: %w", err)
 	}

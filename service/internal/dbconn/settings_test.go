@@ -24,7 +24,7 @@ func env(kv ...string) func(string) string {
 // except that every DSN must have parseTime, utf8mb4 and timeouts.
 type want struct {
 	user, passwd, net, addr, db, collation, tls string
-	noPasswd                                    bool
+	noPasswd, noInterpolate                     bool
 	timeout, readTimeout, writeTimeout          time.Duration
 }
 
@@ -62,6 +62,7 @@ func TestSettingsFromEnvURL(t *testing.T) {
 			want{collation: "utf8mb4_general_ci"}},
 		{"DSN timeouts kept", "u:p@tcp(h)/db?timeout=1s&readTimeout=2s&writeTimeout=3s",
 			want{timeout: time.Second, readTimeout: 2 * time.Second, writeTimeout: 3 * time.Second}},
+		{"DSN interpolateParams=false kept", "u:p@tcp(h)/db?interpolateParams=false", want{noInterpolate: true}},
 		{"DSN unix socket", "u:p@unix(/run/mysqld/mysqld.sock)/db", want{net: "unix", addr: "/run/mysqld/mysqld.sock"}},
 	}
 	for _, tt := range tests {
@@ -102,6 +103,9 @@ func checkConfig(t *testing.T, cfg *mysql.Config, w want) {
 		w.collation = DefaultCollation
 	}
 	str("Collation", cfg.Collation, w.collation)
+	if cfg.InterpolateParams == w.noInterpolate {
+		t.Errorf("InterpolateParams = %v, want %v", cfg.InterpolateParams, !w.noInterpolate)
+	}
 	if !cfg.ParseTime {
 		t.Error("ParseTime = false, want true")
 	}

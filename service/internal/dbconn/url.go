@@ -44,7 +44,11 @@ var urlParams = []string{"charset", "collation", "connect_timeout", "read_timeou
 // User and password in the URL forms are percent-decoded (RFC 3986). PORT
 // defaults to 3306. PARAMS in the URL forms are urlParams; in a DSN, any
 // go-sql-driver parameter. The result always has parseTime=true, a utf8mb4
-// charset and collation, and the Default* timeouts unless given.
+// charset and collation, and the Default* timeouts unless given. It has
+// interpolateParams=true unless a DSN says false: one round trip per query
+// instead of prepare + execute (BenchmarkQueryArgs: a point query at 64
+// goroutines takes about half the time); safe with utf8mb4, and the driver
+// honours NO_BACKSLASH_ESCAPES.
 func parseDatabaseURL(raw string) (string, error) {
 	var (
 		cfg *mysql.Config
@@ -79,6 +83,7 @@ func parseURLForm(raw string) (*mysql.Config, error) {
 		return nil, envErr("DATABASE_URL", "has no user name (mysql://USER:PASSWORD@HOST:3306/DBNAME)")
 	}
 	cfg := mysql.NewConfig()
+	cfg.InterpolateParams = true
 	cfg.User = u.User.Username()
 	cfg.Passwd, _ = u.User.Password()
 
@@ -216,6 +221,9 @@ func parseDSNForm(raw string) (cfg *mysql.Config, err error) {
 	}
 	if v, ok := params["parseTime"]; ok && v != "true" && v != "1" {
 		return nil, envErr("DATABASE_URL", "DSN parameter parseTime must be true: the store reads DATETIME columns as time.Time")
+	}
+	if _, ok := params["interpolateParams"]; !ok {
+		cfg.InterpolateParams = true
 	}
 	charset, given := params["charset"]
 	if given && charset == "" {
