@@ -273,3 +273,12 @@ func TestSettingsRedacted(t *testing.T) {
 		t.Errorf("embedded String() = %q", got)
 	}
 }
+
+func TestOpenEmbeddedIsAnError(t *testing.T) {
+	if db, err := Open(t.Context(), Settings{Mode: ModeEmbedded}, nil); err == nil || db != nil {
+		t.Fatalf("Open(ModeEmbedded) = %v, %v; want an error", db, err)
+	}
+	if _, err := Open(t.Context(), Settings{Mode: ModeURL, DSN: "no slash"}, nil); err == nil {
+		t.Fatal("Open with a malformed DSN succeeded")
+	}
+}
