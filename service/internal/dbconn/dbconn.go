@@ -56,7 +56,9 @@ const (
 	// DefaultCollation is a utf8mb4 collation that both MySQL 8.0 (RDS) and
 	// MariaDB know; MySQL's own default, utf8mb4_0900_ai_ci, is unknown to MariaDB.
 	DefaultCollation = "utf8mb4_unicode_ci"
-	// DefaultDialTimeout bounds the TCP connect and handshake.
+	// DefaultDialTimeout bounds the set-up of one connection: TCP connect,
+	// handshake and login (DATABASE_URL's connect_timeout or timeout
+	// replaces it).
 	DefaultDialTimeout = 5 * time.Second
 	// DefaultReadTimeout and DefaultWriteTimeout bound one network read or
 	// write on an open connection: the backstop for a database that vanished
@@ -135,9 +137,24 @@ func envErr(name, format string, args ...any) error {
 // surrounding white space is ignored.
 //
 // Exactly one of DATABASE_URL or the DB_* set may be given; neither gives
-// ModeEmbedded. DATABASE_URL is normalised into Settings.DSN (see
-// parseDatabaseURL for the accepted forms). The DB_* set needs DB_HOST, DB_NAME
-// and DB_SECRET_ARN; DB_PORT defaults to 3306.
+// ModeEmbedded. DATABASE_URL takes one of
+//
+//	mysql://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?PARAMS]
+//	mysql+pymysql://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?PARAMS]   (SQLAlchemy, the Flask original)
+//	USER[:PASSWORD]@tcp(HOST:PORT)/DBNAME[?PARAMS]                (go-sql-driver DSN)
+//
+// with user and password percent-encoded in the URL forms (RFC 3986) and
+// PORT defaulting to 3306. The URL forms take the PyMySQL parameters charset
+// (utf8mb4, or utf8/utf8mb3, which utf8mb4 covers), connect_timeout,
+// read_timeout and write_timeout (seconds) and unix_socket, plus
+// go-sql-driver's tls and collation; a DSN takes any go-sql-driver parameter.
+// The result, in Settings.DSN, always has parseTime=true, utf8mb4 with a
+// utf8mb4 collation (DefaultCollation unless given), interpolateParams (unless
+// a DSN turns it off) and the Default*Timeout values unless given.
+//
+// The DB_* set needs DB_HOST (host name or IP address, no port), DB_NAME
+// (MySQL's 64-character identifier limit) and DB_SECRET_ARN (a Secrets Manager
+// secret ARN); DB_PORT defaults to 3306.
 //
 // Errors are *EnvError naming the variable and what is wrong with it; they
 // never echo a password.
