@@ -192,6 +192,7 @@ func TestSettingsFromEnvErrors(t *testing.T) {
 		{"non-utf8mb4 collation", env("DATABASE_URL", "mysql://u:"+pw+"@h/db?collation=latin1_swedish_ci"), "DATABASE_URL", "utf8mb4 collation"},
 		{"bad tls", env("DATABASE_URL", "mysql://u:"+pw+"@h/db?tls=maybe"), "DATABASE_URL", "tls must be"},
 		{"relative socket", env("DATABASE_URL", "mysql://u:"+pw+"@h/db?unix_socket=mysqld.sock"), "DATABASE_URL", "absolute path"},
+		{"user name with colon", env("DATABASE_URL", "mysql://a%3Ab:"+pw+"@h/db"), "DATABASE_URL", "must not contain ':'"},
 		{"DSN without database", env("DATABASE_URL", "u:"+pw+"@tcp(h:3306)/"), "DATABASE_URL", "no database name"},
 		{"DSN without slash", env("DATABASE_URL", "u:"+pw+"@tcp(h:3306)"), "DATABASE_URL", "missing the slash"},
 		{"host:port only", env("DATABASE_URL", "localhost:3306"), "DATABASE_URL", "nor a go-sql-driver DSN"},

@@ -68,7 +68,15 @@ func parseDatabaseURL(raw string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return cfg.FormatDSN(), nil
+	dsn := cfg.FormatDSN()
+	// A DSN splits user from password at the first ':', so a user name with
+	// ':' (legal in MySQL) does not survive the trip; refuse what does not.
+	back, err := mysql.ParseDSN(dsn)
+	if err != nil || back.User != cfg.User || back.Passwd != cfg.Passwd ||
+		back.Net != cfg.Net || back.Addr != cfg.Addr || back.DBName != cfg.DBName {
+		return "", envErr("DATABASE_URL", "the user name or password cannot be passed to go-sql-driver/mysql (a user name must not contain ':')")
+	}
+	return dsn, nil
 }
 
 func parseURLForm(raw string) (*mysql.Config, error) {
