@@ -198,7 +198,7 @@ func Run(ctx context.Context, out stackout.Outputs, opts Options) (Report, error
 		return Report{}, err
 	}
 	p := &prober{out: out, opts: opts, dns: dnsClient{timeout: opts.Timeout}}
-	p.res = resolver{servers: opts.Resolvers, c: p.dns}
+	p.res = newResolver(opts.Resolvers, p.dns)
 	rep := Report{Domain: out.Domain, URL: out.URL, Attempts: 1, Notes: []string{}}
 	if out.HasDomain() {
 		rep.Checks = p.domainChecks(ctx, &rep)

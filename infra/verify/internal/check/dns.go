@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -199,10 +200,17 @@ func negativeTTL(msg *dns.Msg) uint32 {
 	return 0
 }
 
-// resolver asks recursive resolvers, in order, until one answers.
+// resolver asks recursive resolvers, in order, until one answers. Once one
+// has answered, later queries start with it, so a dead first resolver costs
+// one timeout per run rather than one per query.
 type resolver struct {
-	servers []string // host:port
-	c       dnsClient
+	servers   []string // host:port
+	c         dnsClient
+	preferred *atomic.Int32
+}
+
+func newResolver(servers []string, c dnsClient) resolver {
+	return resolver{servers: servers, c: c, preferred: new(atomic.Int32)}
 }
 
 // query asks for name/qtype with recursion. A SERVFAIL or REFUSED moves on
@@ -210,7 +218,10 @@ type resolver struct {
 func (r resolver) query(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
 	var lastErr error
 	var last *dns.Msg
-	for _, s := range r.servers {
+	first := int(r.preferred.Load())
+	for i := range r.servers {
+		idx := (first + i) % len(r.servers)
+		s := r.servers[idx]
 		msg, err := r.c.exchange(ctx, question(name, qtype, true), s)
 		if err != nil {
 			lastErr = fmt.Errorf("resolver %s: %w", s, err)
@@ -220,6 +231,7 @@ func (r resolver) query(ctx context.Context, name string, qtype uint16) (*dns.Ms
 			last, lastErr = msg, nil
 			continue
 		}
+		r.preferred.Store(int32(idx))
 		return msg, nil
 	}
 	if last != nil {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -97,10 +98,14 @@ func snippet(b []byte) string {
 // redirect from http and the health endpoints.
 func (p *prober) webRows(ctx context.Context, st *siteState) []Result {
 	addrs := st.want.ipv4First()
-	rows := []Result{p.tlsRow(ctx, st.name, addrs), p.redirectRow(ctx, st.name, addrs)}
-	for _, path := range healthPaths {
-		rows = append(rows, p.healthRow(ctx, "https://"+st.name+path, addrs, p.opts.HTTPSPort))
+	rows := make([]Result, 2+len(healthPaths))
+	var wg sync.WaitGroup
+	wg.Go(func() { rows[0] = p.tlsRow(ctx, st.name, addrs) })
+	wg.Go(func() { rows[1] = p.redirectRow(ctx, st.name, addrs) })
+	for i, path := range healthPaths {
+		wg.Go(func() { rows[2+i] = p.healthRow(ctx, "https://"+st.name+path, addrs, p.opts.HTTPSPort) })
 	}
+	wg.Wait()
 	return rows
 }
 

@@ -145,7 +145,7 @@ func (w *World) Options() check.Options {
 		HTTPSPort:     w.Web.HTTPSPort,
 		Roots:         w.CA.Pool,
 		Now:           func() time.Time { return w.Now },
-		Timeout:       2 * time.Second,
+		Timeout:       20 * time.Second, // generous: a loaded CI machine under -race is slow
 	}
 }
 
