@@ -277,11 +277,12 @@ func (p *prober) domainChecks(ctx context.Context, rep *Report) []Result {
 	for _, s := range sites(p.out) {
 		states = append(states, &siteState{site: s})
 	}
-	validation := make([]Result, len(p.out.ValidationRecords))
+	records := distinct(p.out.ValidationRecords)
+	validation := make([]Result, len(records))
 	for _, st := range states {
 		wg.Go(func() { p.authoritativeRow(ctx, st, zoneServers, zoneErrs, alb.addrs) })
 	}
-	for i, rec := range p.out.ValidationRecords {
+	for i, rec := range records {
 		wg.Go(func() { validation[i] = p.validationRow(ctx, rec, zoneServers, zoneErrs) })
 	}
 	wg.Wait()
@@ -328,16 +329,26 @@ func (p *prober) delegation(ctx context.Context) Result {
 		return r
 	}
 	var errs []string
-	silent := true
 	for _, s := range parents {
-		got, err := referral(ctx, p.dns, s, p.out.Domain)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", s, err))
-			if errors.Is(err, errNoAnswer) {
-				continue // another of the parent's servers may answer
+		if s.addr == "" {
+			// Resolved only when needed: the first of a TLD's servers
+			// usually answers.
+			ips, err := p.res.ipv4(ctx, s.label)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", s.label, err))
+				continue
 			}
-			silent = false
-			break
+			s.addr = net.JoinHostPort(ips[0].String(), strconv.Itoa(p.opts.DNSPort))
+		}
+		got, err := referral(ctx, p.dns, s, p.out.Domain)
+		if errors.Is(err, errNoAnswer) {
+			errs = append(errs, fmt.Sprintf("%s: %v", s, err))
+			continue // another of the parent's servers may answer
+		}
+		if err != nil {
+			r.Status, r.Seen = Fail, fmt.Sprintf("%s: %v", s, err)
+			r.Hint = fmt.Sprintf("%s does not delegate %s: register the domain, or set its name servers at the registrar to nameServers", zone, p.out.Domain)
+			return r
 		}
 		r.Seen = strings.Join(got, " ")
 		if slices.Equal(got, want) {
@@ -350,16 +361,13 @@ func (p *prober) delegation(ctx context.Context) Result {
 		return r
 	}
 	r.Status, r.Seen = Fail, strings.Join(errs, "; ")
-	if silent {
-		r.Hint = fmt.Sprintf("no server of %s answered: check that this machine can reach port 53, or raise --timeout", zone)
-	} else {
-		r.Hint = fmt.Sprintf("%s does not delegate %s: register the domain, or set its name servers at the registrar to nameServers", zone, p.out.Domain)
-	}
+	r.Hint = fmt.Sprintf("no server of %s answered: check that this machine can reach port 53, or raise --timeout", zone)
 	return r
 }
 
-// parentServers returns the servers to ask for the delegation and a phrase
-// naming the parent zone, for hints.
+// parentServers returns the servers to ask for the delegation, and a phrase
+// naming the parent zone for hints. Servers found through the resolver come
+// with their names only (addr empty), to be resolved when asked.
 func (p *prober) parentServers(ctx context.Context) ([]server, string, error) {
 	if len(p.opts.ParentServers) > 0 {
 		out := make([]server, len(p.opts.ParentServers))
@@ -372,18 +380,9 @@ func (p *prober) parentServers(ctx context.Context) ([]server, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("finding the parent zone of %s: %w", p.out.Domain, err)
 	}
-	var out []server
-	var errs []string
-	for _, n := range names {
-		ips, err := p.res.ipv4(ctx, n)
-		if err != nil {
-			errs = append(errs, err.Error())
-			continue
-		}
-		out = append(out, server{label: n, addr: net.JoinHostPort(ips[0].String(), strconv.Itoa(p.opts.DNSPort))})
-	}
-	if len(out) == 0 {
-		return nil, "", fmt.Errorf("no name server of %s resolves: %s", canon(zone), strings.Join(errs, "; "))
+	out := make([]server, len(names))
+	for i, n := range names {
+		out[i] = server{label: n}
 	}
 	return out, "the parent zone " + canon(zone), nil
 }
@@ -522,6 +521,21 @@ func disagreement(servers []server, answers []authAnswer) (string, bool) {
 	return strings.Join(parts, "; "), false
 }
 
+// distinct drops repeated validation records: ACM gives the apex and a
+// wildcard the same one.
+func distinct(recs []stackout.Record) []stackout.Record {
+	var out []stackout.Record
+	seen := map[[2]string]bool{}
+	for _, r := range recs {
+		k := [2]string{canon(r.Name), canon(r.Value)}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // validationRow checks that every hosted-zone server answers rec's CNAME with
 // rec's value, as ACM needs to issue and later to renew the certificate.
 func (p *prober) validationRow(ctx context.Context, rec stackout.Record, servers []server, zoneErrs []string) Result {
@@ -558,7 +572,11 @@ func (p *prober) validationRow(ctx context.Context, rec stackout.Record, servers
 
 // publicRow checks that the resolvers give out what the hosted zone says.
 func (p *prober) publicRow(ctx context.Context, st *siteState) Result {
-	r := Result{Check: KindPublic, Name: st.name, Expected: st.want.String() + " (as the hosted zone answers)"}
+	source := "the hosted zone's answer"
+	if st.auth.Status != Pass {
+		source = "the expected target; the hosted zone's answer is wrong"
+	}
+	r := Result{Check: KindPublic, Name: st.name, Expected: st.want.String() + " (" + source + ")"}
 	if len(st.want) == 0 {
 		r.Status, r.Seen = Fail, "not asked"
 		r.Hint = "there is no right answer to compare with: fix the authoritative row first"

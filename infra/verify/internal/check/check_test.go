@@ -141,13 +141,15 @@ func TestParentFoundThroughResolver(t *testing.T) {
 	// Like the real com. servers, the parent listens on the same port as
 	// the hosted zone's (53), on another address.
 	parent := vt.NewDNSOn(t, "127.0.0.2", w.Zone.Port, "com.", vt.ParentRecords("ns9.elsewhere.net")...)
+	// The first of com.'s servers has no address; the verifier moves on.
 	w.Resolver.Set(t, append(vt.ResolverRecords(),
 		"com. 172800 IN NS a.gtld-servers.net.",
-		"a.gtld-servers.net. 172800 IN A 127.0.0.2")...)
+		"com. 172800 IN NS b.gtld-servers.net.",
+		"b.gtld-servers.net. 172800 IN A 127.0.0.2")...)
 	opts := w.Options()
 	opts.ParentServers = nil
 	rep := run(t, w, opts)
-	expect(t, rep, check.KindDelegation, "example.com", check.Fail, "ns9.elsewhere.net", "parent zone com (asked a.gtld-servers.net")
+	expect(t, rep, check.KindDelegation, "example.com", check.Fail, "ns9.elsewhere.net", "parent zone com (asked b.gtld-servers.net")
 	if parent.Queries() == 0 {
 		t.Error("the parent found through the resolver was never asked")
 	}
@@ -537,3 +539,24 @@ func TestSystemResolvers(t *testing.T) {
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
+
+func TestLegacyWithoutRecord(t *testing.T) {
+	w := vt.NewWorld(t)
+	w.Zone.Set(t, vt.Drop(vt.ZoneRecords(), "legacy.example.com.")...)
+	rep := run(t, w, w.Options())
+	expect(t, rep, check.KindAuthoritative, "legacy.example.com", check.Fail, "NXDOMAIN", "no address for legacy.example.com")
+	// Its only possible target is what the zone says, so nothing is dialed.
+	expect(t, rep, check.KindTLS, "legacy.example.com", check.Fail, "not asked", "fix the authoritative row")
+	expect(t, rep, check.KindHealth, "https://legacy.example.com/readyz", check.Fail, "not asked", "fix the authoritative row")
+	expect(t, rep, check.KindPublic, "legacy.example.com", check.Fail, "not asked", "fix the authoritative row")
+}
+
+func TestRepeatedValidationRecordIsCheckedOnce(t *testing.T) {
+	w := vt.NewWorld(t)
+	recs := w.Stack["validationRecords"].([]any)
+	w.Stack["validationRecords"] = append(recs, map[string]any{"name": "_A1B2.example.com", "type": "cname", "value": "_c3d4.xyz.acm-validations.aws"})
+	rep := run(t, w, w.Options())
+	if rep.Status != check.Pass || len(rep.Checks) != 28 {
+		t.Errorf("status %s with %d rows, want pass with 28\n%s", rep.Status, len(rep.Checks), dump(rep))
+	}
+}

@@ -98,6 +98,9 @@ func snippet(b []byte) string {
 // redirect from http and the health endpoints.
 func (p *prober) webRows(ctx context.Context, st *siteState) []Result {
 	addrs := st.want.ipv4First()
+	if len(addrs) == 0 {
+		return p.unreachable(st.name)
+	}
 	rows := make([]Result, 2+len(healthPaths))
 	var wg sync.WaitGroup
 	wg.Go(func() { rows[0] = p.tlsRow(ctx, st.name, addrs) })
@@ -106,6 +109,22 @@ func (p *prober) webRows(ctx context.Context, st *siteState) []Result {
 		wg.Go(func() { rows[2+i] = p.healthRow(ctx, "https://"+st.name+path, addrs, p.opts.HTTPSPort) })
 	}
 	wg.Wait()
+	return rows
+}
+
+// unreachable is the web rows of a name with no address to dial.
+func (p *prober) unreachable(name string) []Result {
+	rows := []Result{
+		{Check: KindTLS, Name: name, Expected: "a certificate for " + name},
+		{Check: KindRedirect, Name: "http://" + name + redirectPath, Expected: "301 to https://" + name + redirectPath},
+	}
+	for _, path := range healthPaths {
+		rows = append(rows, Result{Check: KindHealth, Name: "https://" + name + path, Expected: "200"})
+	}
+	for i := range rows {
+		rows[i].Status, rows[i].Seen = Fail, "not asked: "+name+" has no address"
+		rows[i].Hint = "fix the authoritative row for " + name + " first"
+	}
 	return rows
 }
 
