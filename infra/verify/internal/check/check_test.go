@@ -103,6 +103,13 @@ func TestAllPass(t *testing.T) {
 	if r := row(t, rep, check.KindTLS, "www.example.com"); !strings.Contains(r.Seen, "expires 2026-08-30 (90 days left)") {
 		t.Errorf("tls seen %q, want the expiry date and days left", r.Seen)
 	}
+	// Each server is asked what it is for, once: the parent for the
+	// delegation; each of the 4 zone servers for 4 names × (A, AAAA) and 2
+	// validation CNAMEs; the resolver for the ALB (A, AAAA), the 4 name
+	// servers and the 4 names (A, AAAA).
+	if p, z, r := w.Parent.Queries(), w.Zone.Queries(), w.Resolver.Queries(); p != 1 || z != 40 || r != 14 {
+		t.Errorf("queries: parent %d, zone %d, resolver %d; want 1, 40, 14", p, z, r)
+	}
 	// The certificate was asked for by each name, as a browser would.
 	if got := w.Web.SNIs(); !slices.Equal(got, []string{"example.com", "legacy.example.com", "swarm.example.com", "www.example.com"}) {
 		t.Errorf("SNI names seen by the server: %q", got)
