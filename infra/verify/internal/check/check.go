@@ -270,9 +270,6 @@ func (p *prober) domainChecks(ctx context.Context, rep *Report) []Result {
 		albRow.Status, albRow.Seen = Pass, alb.addrs.String()
 	}
 
-	if len(zoneErrs) > 0 {
-		rep.Notes = append(rep.Notes, "some of nameServers could not be resolved: "+strings.Join(zoneErrs, "; "))
-	}
 	states := make([]*siteState, 0, 4)
 	for _, s := range sites(p.out) {
 		states = append(states, &siteState{site: s})
@@ -299,6 +296,14 @@ func (p *prober) domainChecks(ctx context.Context, rep *Report) []Result {
 	wg.Wait()
 
 	rows := []Result{delegation, albRow}
+	// A name server that cannot be reached by name cannot be asked; the
+	// others still are, so each such server is a row of its own.
+	for _, e := range zoneErrs {
+		name, msg, _ := strings.Cut(e, ": ")
+		rows = append(rows, Result{Check: KindAuthoritative, Name: name, Status: Fail,
+			Expected: "an IPv4 address, to ask it", Seen: msg,
+			Hint: "nameServers lists a server that does not resolve: it must be the hosted zone's NS set"})
+	}
 	for _, st := range states {
 		rows = append(rows, st.auth)
 	}

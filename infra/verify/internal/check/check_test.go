@@ -567,3 +567,14 @@ func TestRepeatedValidationRecordIsCheckedOnce(t *testing.T) {
 		t.Errorf("status %s with %d rows, want pass with 28\n%s", rep.Status, len(rep.Checks), dump(rep))
 	}
 }
+
+func TestNameServerThatDoesNotResolve(t *testing.T) {
+	w := vt.NewWorld(t)
+	w.Stack["nameServers"] = []any{"ns-1.awsdns-01.org", "ns-2.awsdns-02.co.uk", "ns-3.awsdns-03.com", "ns-4.awsdns-04.nte"}
+	rep := run(t, w, w.Options())
+	expect(t, rep, check.KindAuthoritative, "ns-4.awsdns-04.nte", check.Fail, "no IPv4 address (NXDOMAIN)", "does not resolve")
+	expect(t, rep, check.KindDelegation, "example.com", check.Fail, "ns-4.awsdns-04.net", "other name servers")
+	// The three that resolve are still asked.
+	expect(t, rep, check.KindAuthoritative, "www.example.com", check.Pass, "127.0.0.1 ::1", "")
+	onlyFailing(t, rep, "authoritative ns-4.awsdns-04.nte", "delegation example.com")
+}
