@@ -3,13 +3,15 @@
 // resolution, the certificate, the HTTP→HTTPS redirect and the health
 // endpoints, one row per check.
 //
-//	pulumi stack output --json --show-secrets | go run ./infra/verify
+//	pulumi stack output --json | go run ./infra/verify
 //	go run ./infra/verify -f outputs.json --wait 15m
 //
 // Exit status: 0 every check passes; 1 a check fails (or is still pending
 // when --wait runs out); 2 bad flags or stack outputs; 3 nothing fails but
 // some checks are pending (DNS still propagating).
 //
+// It needs no secret (URLs, names, addresses), so --show-secrets is needed
+// only if the stack marks one of those outputs secret; the error says so.
 // It imports no Pulumi package, so it builds in seconds.
 package main
 
@@ -46,7 +48,7 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `Usage: pulumi stack output --json --show-secrets | verify [flags]
+const usage = `Usage: pulumi stack output --json | verify [flags]
        verify -f outputs.json [flags]
 
 Checks the live deployment against the stack's outputs: delegation at the
@@ -170,7 +172,7 @@ func input(name string, stdin io.Reader) (io.Reader, func(), error) {
 	}
 	if f, ok := stdin.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			return nil, nil, errors.New("no stack outputs: pipe in `pulumi stack output --json --show-secrets`, or pass -f FILE")
+			return nil, nil, errors.New("no stack outputs: pipe in `pulumi stack output --json`, or pass -f FILE")
 		}
 	}
 	return stdin, func() {}, nil

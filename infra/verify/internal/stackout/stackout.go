@@ -119,7 +119,7 @@ func Parse(r io.Reader) (Outputs, error) {
 		return Outputs{}, &Error{Msg: fmt.Sprintf("more than %d bytes: not the output of `pulumi stack output --json`", MaxInputBytes)}
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
-		return Outputs{}, &Error{Msg: "empty input: pipe `pulumi stack output --json --show-secrets` in, or pass -f FILE"}
+		return Outputs{}, &Error{Msg: "empty input: pipe `pulumi stack output --json` in, or pass -f FILE"}
 	}
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
