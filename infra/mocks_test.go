@@ -38,6 +38,7 @@ var (
 // rec is one registered resource.
 type rec struct {
 	Type, Name, URN string
+	ID              string // what the program sees as the resource's id
 	Custom          bool
 	Inputs          map[string]any // secrets unwrapped
 	SecretInputs    map[string]bool
@@ -205,7 +206,7 @@ func (m *mocks) NewResource(a pulumi.MockResourceArgs) (string, resource.Propert
 		set("name", autoName)
 	}
 
-	r := &rec{Type: a.TypeToken, Name: a.Name, Custom: a.Custom, Req: a.RegisterRPC, State: out,
+	r := &rec{Type: a.TypeToken, Name: a.Name, ID: id, Custom: a.Custom, Req: a.RegisterRPC, State: out,
 		Inputs: map[string]any{}, SecretInputs: map[string]bool{}}
 	for k, v := range in {
 		r.Inputs[string(k)] = plain(v)
@@ -452,7 +453,7 @@ func (r *rec) out(k string) string {
 	return s
 }
 
-// id returns the id the mock gave a resource, as the program sees it.
+// parentOf returns a resource's parent, nil for the stack itself.
 func (s *stack) parentOf(r *rec) *rec { return s.byURN[r.Req.GetParent()] }
 
 func (r *rec) dependsOn(o *rec) bool {
