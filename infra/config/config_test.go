@@ -205,7 +205,7 @@ func TestPulumiYAMLMatchesCode(t *testing.T) {
 	}
 }
 
-// The default values in Keys are themselves valid (no key's default can fail).
+// Every declared key is read by Parse (and Parse panics on an undeclared one).
 func TestEveryKeyIsRead(t *testing.T) {
 	read := map[string]bool{}
 	_, err := Parse("p", "s", func(k string) (string, bool) { read[k] = true; return "", false })

@@ -49,9 +49,9 @@ type Args struct {
 
 // ValidationRecord is one DNS record ACM asked for.
 type ValidationRecord struct {
-	Name  string `pulumi:"name"`
-	Type  string `pulumi:"type"`
-	Value string `pulumi:"value"`
+	Name  string // e.g. "_3f2a....example.com."
+	Type  string // "CNAME"
+	Value string // e.g. "_9c1b....acm-validations.aws."
 }
 
 // Edge is the load balancer and the names in front of it. With no domain the
