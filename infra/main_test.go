@@ -1230,3 +1230,27 @@ func TestRenderedUserDataPassesCloudInitSchema(t *testing.T) {
 		})
 	}
 }
+
+// `pulumi preview` (as pull-request review runs it) knows no computed value: the
+// program must declare the same resources without them.
+func TestPreviewDeclaresTheSameResources(t *testing.T) {
+	cfg := map[string]string{"domain": "example.com", "monolith": "true", "swarmWorkers": "1"}
+	full := mustRun(t, cfg)
+	pre, err := runStack(t, cfg, func(m *mocks) { m.preview = true })
+	if err != nil {
+		t.Fatalf("preview: %v", err)
+	}
+	count := func(s *stack) map[string]int {
+		c := map[string]int{}
+		for _, r := range s.recs {
+			c[r.Type]++
+		}
+		return c
+	}
+	if got, want := count(pre), count(full); !reflect.DeepEqual(got, want) {
+		t.Errorf("preview declares %v\nan update declares %v", got, want)
+	}
+	if img := pre.one(t, tImage, "bookstore"); img.in("buildOnPreview") != false {
+		t.Error("preview would need a Docker daemon: buildOnPreview is not false")
+	}
+}

@@ -74,9 +74,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
-	token := ecr.GetAuthorizationTokenOutput(ctx, ecr.GetAuthorizationTokenOutputArgs{
-		RegistryId: repo.RegistryId,
-	}, pulumi.Parent(im))
+	// The caller's own registry, where the repository is: a token valid 12 hours,
+	// kept in state only as a secret.
+	token := ecr.GetAuthorizationTokenOutput(ctx, ecr.GetAuthorizationTokenOutputArgs{}, pulumi.Parent(im))
 	img, err := docker.NewImage(ctx, name, &docker.ImageArgs{
 		ImageName: pulumi.Sprintf("%s:%s", repo.RepositoryUrl, args.Tag),
 		Build: docker.DockerBuildArgs{
