@@ -836,7 +836,10 @@ func TestFleet(t *testing.T) {
 	logs.want(t, "retentionInDays", 30)
 	ud := userData(t, lt)
 	mustContain(t, "fleet user data", ud, "#cloud-config", s.outputs["imageRef"].(string), secret, fs.ID, ap.ID,
-		db.out("address"), logs.out("name"), "/mnt/bookstore", "/app/shared", "owner@example.com", "eu-west-1")
+		db.out("address"), logs.out("name"), "/mnt/bookstore", "/app/shared", "owner@example.com", "eu-west-1",
+		// The container's environment (DESIGN.md) and how it runs.
+		"DB_HOST="+db.out("address"), "DB_NAME=bookstore", "DB_SECRET_ARN="+secret, "SHARED_DIR=/app/shared",
+		"restart: always", "driver: awslogs", "amazon-efs-utils", "docker login")
 	if strings.Contains(ud, ":latest") || strings.Contains(ud, ":dev\n") {
 		t.Error("fleet user data refers to an image tag, not the digest")
 	}
@@ -937,9 +940,9 @@ func TestSwarmManager(t *testing.T) {
 	ud := m.in("userData").(string)
 	mustContain(t, "manager user data", ud, "#cloud-config", s.outputs["imageRef"].(string), param.out("name"),
 		s.outputs["dbSecretArn"].(string), s.outputs["efsId"].(string), s.one(t, tLogGroup, "bookstore-swarm").out("name"))
-	if !regexp.MustCompile(`\b5\b`).MatchString(ud) {
-		t.Error("manager user data lacks the 5 replicas")
-	}
+	// The renderer's parameter file (infra/userdata) carries the replicas.
+	mustContain(t, "manager user data", ud, "REPLICAS='5'", "JOIN_TOKEN_PARAMETER='"+param.out("name")+"'",
+		"docker swarm init", "--with-registry-auth", "published=5000,target=5000")
 
 	eip := s.one(t, tEIP, "bookstore-swarm-manager")
 	eip.want(t, "instance", m.ID)
@@ -987,9 +990,8 @@ func TestSwarmWorkers(t *testing.T) {
 	asg.want(t, "launchTemplate.version", fmt.Sprint(ltVersion))
 	asg.want(t, "targetGroupArns.0", s.one(t, tTG, "bookstore-swarm").out("arn"))
 	asg.want(t, "instanceRefresh.strategy", "Rolling")
-	if !regexp.MustCompile(`\b7\b`).MatchString(m.in("userData").(string)) {
-		t.Error("manager user data lacks swarmReplicas 7")
-	}
+	mustContain(t, "manager user data", m.in("userData").(string), "REPLICAS='7'")
+	mustContain(t, "worker user data", userData(t, lt), "MANAGER_ADDRESS='"+m.out("privateIp")+"'", "docker swarm join")
 }
 
 // ---- monolith ----
@@ -1009,7 +1011,7 @@ func TestMonolith(t *testing.T) {
 	inst.want(t, "metadataOptions.httpTokens", "required")
 	inst.want(t, "rootBlockDevice.encrypted", true)
 	mustContain(t, "monolith user data", inst.in("userData").(string), "#cloud-config", "legacy.example.com",
-		s.outputs["imageRef"].(string), "ops@example.com")
+		s.outputs["imageRef"].(string), "LETSENCRYPT_EMAIL='ops@example.com'", "certbot", "nginx")
 	checkManagedPolicies(t, s, "bookstore-monolith")
 	for _, p := range s.all(tRolePolicy) {
 		if p.Name == "bookstore-monolith" {
