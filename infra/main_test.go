@@ -417,7 +417,7 @@ func TestDatabase(t *testing.T) {
 	for k, v := range map[string]string{
 		"character_set_server": "utf8mb4", "collation_server": "utf8mb4_0900_ai_ci",
 		"character_set_client": "utf8mb4", "character_set_connection": "utf8mb4",
-		"slow_query_log": "1", "log_output": "FILE",
+		"slow_query_log": "1", "log_output": "FILE", "require_secure_transport": "1",
 	} {
 		if got[k] != v {
 			t.Errorf("parameter %s = %q, want %q", k, got[k], v)

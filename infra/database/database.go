@@ -1,7 +1,7 @@
 // Package database declares the bookstore's RDS MySQL 8.0 instance: Multi-AZ,
 // encrypted gp3 storage, its password managed by RDS in Secrets Manager (never in
-// config or state), a utf8mb4 parameter group and a subnet group over the private
-// subnets.
+// config or state), a parameter group (utf8mb4, TLS required, slow query log) and
+// a subnet group over the private subnets.
 package database
 
 import (
@@ -72,7 +72,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	params, err := rds.NewParameterGroup(ctx, name, &rds.ParameterGroupArgs{
 		Family:      pulumi.String("mysql8.0"),
-		Description: pulumi.String("Bookstore: utf8mb4, slow query log"),
+		Description: pulumi.String("Bookstore: utf8mb4, TLS required, slow query log"),
 		Parameters: rds.ParameterGroupParameterArray{
 			// Full Unicode (4-byte UTF-8) for titles and names, whatever a client asks.
 			param("character_set_server", "utf8mb4"),
@@ -81,6 +81,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			param("character_set_connection", "utf8mb4"),
 			param("character_set_results", "utf8mb4"),
 			param("character_set_database", "utf8mb4"),
+			// Clients must use TLS; the service's driver negotiates it ("preferred").
+			param("require_secure_transport", "1"),
 			// The slowquery log export is empty unless the log is on and written to a file.
 			param("slow_query_log", "1"),
 			param("long_query_time", "1"),
