@@ -1010,6 +1010,9 @@ func TestMonolith(t *testing.T) {
 	inst.want(t, "vpcSecurityGroupIds.0", sg.ID)
 	inst.want(t, "metadataOptions.httpTokens", "required")
 	inst.want(t, "rootBlockDevice.encrypted", true)
+	if !inst.ignores("ami") || !inst.ignores("userData") {
+		t.Error("a new AMI or image would replace the monolith and lose its local database")
+	}
 	mustContain(t, "monolith user data", inst.in("userData").(string), "#cloud-config", "legacy.example.com",
 		s.outputs["imageRef"].(string), "LETSENCRYPT_EMAIL='ops@example.com'", "certbot", "nginx")
 	checkManagedPolicies(t, s, "bookstore-monolith")

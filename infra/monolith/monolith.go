@@ -107,9 +107,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		MetadataOptions:          host.InstanceMetadata(),
 		RootBlockDevice:          host.InstanceRoot(hostTags),
 		UserData:                 data,
-		UserDataReplaceOnChange:  pulumi.Bool(true),
 		Tags:                     hostTags,
-	}, parent, pulumi.IgnoreChanges([]string{"ami"}))
+	}, parent,
+		// Its MySQL lives on this instance's disk: a new AMI or image must not replace
+		// it behind the user's back. `pulumi up --replace <urn>` rebuilds it, empty.
+		pulumi.IgnoreChanges([]string{"ami", "userData"}))
 	if err != nil {
 		return nil, err
 	}
