@@ -344,6 +344,21 @@ func TestSecurityGroups(t *testing.T) {
 	if got := rules(t, alb, "egress"); !reflect.DeepEqual(got, []rule{{"tcp", 5000, 5000, []string{"10.0.0.0/16"}, nil, nil, false}}) {
 		t.Errorf("alb egress %+v", got)
 	}
+	vpcCIDR := []string{"10.0.0.0/16"}
+	hostOut := []rule{
+		{"tcp", 443, 443, anyV4, anyV6, nil, false},
+		{"tcp", 3306, 3306, vpcCIDR, nil, nil, false},
+		{"tcp", 2049, 2049, vpcCIDR, nil, nil, false},
+	}
+	if got := rules(t, app, "egress"); !reflect.DeepEqual(got, hostOut) {
+		t.Errorf("app egress:\n got %+v\nwant %+v", got, hostOut)
+	}
+	swarmOut := append(slices.Clone(hostOut),
+		rule{"tcp", 2377, 2377, nil, nil, nil, true}, rule{"tcp", 7946, 7946, nil, nil, nil, true},
+		rule{"udp", 7946, 7946, nil, nil, nil, true}, rule{"udp", 4789, 4789, nil, nil, nil, true})
+	if got := rules(t, sw, "egress"); !reflect.DeepEqual(got, swarmOut) {
+		t.Errorf("swarm egress:\n got %+v\nwant %+v", got, swarmOut)
+	}
 	for _, g := range []*rec{db, efs} {
 		if e, ok := g.Inputs["egress"]; !ok || len(e.([]any)) != 0 {
 			t.Errorf("%s egress = %v, want an explicit empty list", g.Name, e)
@@ -351,6 +366,7 @@ func TestSecurityGroups(t *testing.T) {
 	}
 }
 
+// No SSH in, and no group sends to more than the ports its hosts use.
 func TestNoSSHAnywhere(t *testing.T) {
 	s := mustRun(t, map[string]string{"domain": "example.com", "monolith": "true", "swarmWorkers": "1"})
 	if len(s.all(tSG)) != 6 {
@@ -360,6 +376,11 @@ func TestNoSSHAnywhere(t *testing.T) {
 		for _, r := range rules(t, g, "ingress") {
 			if r.proto == "-1" || (r.from <= 22 && 22 <= r.to) {
 				t.Errorf("%s admits port 22: %+v", g.Name, r)
+			}
+		}
+		for _, r := range rules(t, g, "egress") {
+			if r.proto == "-1" || r.from != r.to {
+				t.Errorf("%s sends more than single ports: %+v", g.Name, r)
 			}
 		}
 	}
@@ -1004,6 +1025,9 @@ func TestMonolith(t *testing.T) {
 		{"tcp", 80, 80, anyV4, anyV6, nil, false}, {"tcp", 443, 443, anyV4, anyV6, nil, false},
 	}) {
 		t.Errorf("monolith ingress %+v", got)
+	}
+	if got := rules(t, sg, "egress"); !reflect.DeepEqual(got, []rule{{"tcp", 443, 443, anyV4, anyV6, nil, false}}) {
+		t.Errorf("monolith egress %+v", got)
 	}
 	inst := s.one(t, tInstance, "bookstore-monolith")
 	inst.want(t, "subnetId", s.one(t, tSubnet, "bookstore-public-a").ID)

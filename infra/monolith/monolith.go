@@ -68,9 +68,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			ec2.SecurityGroupIngressArgs{Protocol: pulumi.String("tcp"), FromPort: pulumi.Int(443), ToPort: pulumi.Int(443),
 				CidrBlocks: anyV4, Ipv6CidrBlocks: anyV6, Description: pulumi.String("HTTPS")},
 		},
+		// HTTPS only: ACME, ECR, Docker Hub (the MySQL image), AWS APIs, packages.
 		Egress: ec2.SecurityGroupEgressArray{ec2.SecurityGroupEgressArgs{
-			Protocol: pulumi.String("-1"), FromPort: pulumi.Int(0), ToPort: pulumi.Int(0),
-			CidrBlocks: anyV4, Ipv6CidrBlocks: anyV6, Description: pulumi.String("all outbound"),
+			Protocol: pulumi.String("tcp"), FromPort: pulumi.Int(443), ToPort: pulumi.Int(443),
+			CidrBlocks: anyV4, Ipv6CidrBlocks: anyV6, Description: pulumi.String("HTTPS"),
 		}},
 		Tags: hostTags,
 	}, parent)

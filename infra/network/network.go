@@ -233,13 +233,39 @@ func from(r ec2.SecurityGroupIngressArgs, sgs ...pulumi.IDOutput) ec2.SecurityGr
 	return r
 }
 
-// egressAll lets hosts reach ECR, SSM, Secrets Manager, CloudWatch and package
-// mirrors through NAT (or the IGW for the public manager).
-var egressAll = ec2.SecurityGroupEgressArray{
-	ec2.SecurityGroupEgressArgs{
-		Protocol: pulumi.String("-1"), FromPort: pulumi.Int(0), ToPort: pulumi.Int(0),
-		CidrBlocks: anyIPv4, Ipv6CidrBlocks: anyIPv6, Description: pulumi.String("all outbound"),
-	},
+// hostEgress is what a bookstore host sends: HTTPS to AWS APIs (ECR, S3, SSM,
+// Secrets Manager, CloudWatch) and package mirrors through NAT, MySQL and NFS inside
+// the VPC. The VPC resolver, instance metadata and Time Sync are link-local or
+// reserved addresses security groups do not filter. Data-store groups are named by
+// CIDR, not id: their ingress already names these groups, and a reference back
+// would be a cycle.
+func hostEgress(extra ...ec2.SecurityGroupEgressArgs) ec2.SecurityGroupEgressArray {
+	out := ec2.SecurityGroupEgressArray{
+		ec2.SecurityGroupEgressArgs{
+			Protocol: pulumi.String("tcp"), FromPort: pulumi.Int(443), ToPort: pulumi.Int(443),
+			CidrBlocks: anyIPv4, Ipv6CidrBlocks: anyIPv6, Description: pulumi.String("HTTPS: AWS APIs, ECR, packages"),
+		},
+		ec2.SecurityGroupEgressArgs{
+			Protocol: pulumi.String("tcp"), FromPort: pulumi.Int(3306), ToPort: pulumi.Int(3306),
+			CidrBlocks: pulumi.StringArray{pulumi.String(VPCCIDR)}, Description: pulumi.String("MySQL (RDS)"),
+		},
+		ec2.SecurityGroupEgressArgs{
+			Protocol: pulumi.String("tcp"), FromPort: pulumi.Int(2049), ToPort: pulumi.Int(2049),
+			CidrBlocks: pulumi.StringArray{pulumi.String(VPCCIDR)}, Description: pulumi.String("NFS (EFS mount targets)"),
+		},
+	}
+	for _, e := range extra {
+		out = append(out, e)
+	}
+	return out
+}
+
+// selfEgress mirrors a self-referencing ingress rule: Swarm nodes talk to each other.
+func selfEgress(proto string, port int, desc string) ec2.SecurityGroupEgressArgs {
+	return ec2.SecurityGroupEgressArgs{
+		Protocol: pulumi.String(proto), FromPort: pulumi.Int(port), ToPort: pulumi.Int(port),
+		Self: pulumi.Bool(true), Description: pulumi.String(desc),
+	}
 }
 
 func (n *Network) securityGroups(ctx *pulumi.Context, name string, vpc *ec2.Vpc, args Args, parent pulumi.ResourceOption) error {
@@ -269,7 +295,7 @@ func (n *Network) securityGroups(ctx *pulumi.Context, name string, vpc *ec2.Vpc,
 		return err
 	}
 	if n.AppSG, err = sg("app", "Bookstore ASG instances: 5000 from the ALB",
-		ec2.SecurityGroupIngressArray{from(tcp(5000, "service from the ALB"), n.AlbSG)}, egressAll); err != nil {
+		ec2.SecurityGroupIngressArray{from(tcp(5000, "service from the ALB"), n.AlbSG)}, hostEgress()); err != nil {
 		return err
 	}
 	self := func(r ec2.SecurityGroupIngressArgs) ec2.SecurityGroupIngressArgs {
@@ -283,7 +309,12 @@ func (n *Network) securityGroups(ctx *pulumi.Context, name string, vpc *ec2.Vpc,
 			self(tcp(7946, "Swarm node communication")),
 			self(udp(7946, "Swarm node communication")),
 			self(udp(4789, "Swarm overlay network (VXLAN)")),
-		}, egressAll); err != nil {
+		}, hostEgress(
+			selfEgress("tcp", 2377, "Swarm cluster management"),
+			selfEgress("tcp", 7946, "Swarm node communication"),
+			selfEgress("udp", 7946, "Swarm node communication"),
+			selfEgress("udp", 4789, "Swarm overlay network (VXLAN)"),
+		)); err != nil {
 		return err
 	}
 	if n.DBSG, err = sg("db", "Bookstore RDS: MySQL from app and Swarm hosts",
