@@ -73,7 +73,7 @@ func Start(dbName string) (*Server, error) {
 	}
 	s := &Server{
 		Addr: ln.Addr().String(),
-		DSN:  fmt.Sprintf("bookstore:%s@tcp(%s)/%s", password, ln.Addr().String(), dbName),
+		DSN:  fmt.Sprintf("bookstore:%s@tcp(%s)/%s?interpolateParams=true", password, ln.Addr().String(), dbName),
 		srv:  srv,
 		done: make(chan error, 1),
 	}
