@@ -87,7 +87,7 @@ func (e *env) addInstance(dsn string, tweak func(*web.Options)) (*web.App, *http
 		Sessions:    store.NewSessionStore(db, store.DefaultTimeout, 0),
 		Logger:      slog.New(slog.NewJSONHandler(e.logs, nil)),
 		SharedDir:   e.shared,
-		AdminEmails: []string{"admin@example.com"},
+		AdminEmails: []string{" Admin@Example.com"},
 		BcryptCost:  bcrypt.MinCost,
 		LoginPerIP:  100000, LoginPerEmail: 100000,
 	}
