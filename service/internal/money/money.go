@@ -21,8 +21,8 @@ const Max Cents = 100_000_000
 var (
 	ErrEmpty    = errors.New("enter an amount")
 	ErrFormat   = errors.New("use digits with at most 2 decimals, like 12.50")
-	ErrNegative = errors.New("the amount can't be negative")
-	ErrTooLarge = fmt.Errorf("the amount can't be more than %s", Max)
+	ErrNegative = errors.New("the amount must not be negative")
+	ErrTooLarge = fmt.Errorf("the amount must be at most %s", Max)
 )
 
 // Parse reads a non-negative decimal amount with at most two decimals

@@ -22,7 +22,9 @@ func newStore(t *testing.T) (*store.Store, testdb.DB) {
 	if err := store.Migrate(t.Context(), db, quiet); err != nil {
 		t.Fatal(err)
 	}
-	return store.New(db), d
+	s := store.New(db)
+	s.Timeout = d.Timeout
+	return s, d
 }
 
 func user(t *testing.T, s *store.Store, email string) int64 {
@@ -127,6 +129,7 @@ func TestBuyNeverOversells(t *testing.T) {
 	pools := []*store.Store{store.New(d.Open(t)), store.New(d.Open(t))}
 	for _, p := range pools {
 		p.DB.SetMaxOpenConns(16)
+		p.Timeout = d.Timeout
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex

@@ -11,10 +11,12 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/bookstore-aws/bookstore/service/internal/embedded"
+	"github.com/bookstore-aws/bookstore/service/internal/store"
 )
 
 // EnvURL names the server to test against: "mysql://user:pass@host:port/db"
@@ -27,6 +29,11 @@ type DB struct {
 	DSN string
 	// Engine is "mariadb" (a server from EnvURL) or "embedded".
 	Engine string
+	// Timeout is what a query may take under a test's load: the store's
+	// default on MariaDB, ten times it on the embedded engine, which runs
+	// one statement at a time and scans where MySQL would use an index
+	// (a session lookup among 300 rows takes ~5 ms).
+	Timeout time.Duration
 }
 
 // New returns a fresh database, dropped (or stopped) when t ends. Without
@@ -44,7 +51,7 @@ func New(t testing.TB) DB {
 			t.Skipf("testdb: %v", err)
 		}
 		t.Cleanup(func() { srv.Close() })
-		return DB{DSN: srv.DSN, Engine: "embedded"}
+		return DB{DSN: srv.DSN, Engine: "embedded", Timeout: 10 * store.DefaultTimeout}
 	}
 	cfg, err := parse(raw)
 	if err != nil {
@@ -65,7 +72,7 @@ func New(t testing.TB) DB {
 		admin.Close()
 	})
 	cfg.DBName = name
-	return DB{DSN: cfg.FormatDSN(), Engine: "mariadb"}
+	return DB{DSN: cfg.FormatDSN(), Engine: "mariadb", Timeout: store.DefaultTimeout}
 }
 
 // Open returns a pool on d, closed when t ends.

@@ -164,10 +164,11 @@ type templateData struct {
 	Users      []store.User
 	StatusText string
 	Message    string
+	MaxCover   string
 }
 
 func (a *App) data(r *http.Request) *templateData {
-	d := &templateData{Form: newForm(nil)}
+	d := &templateData{Form: newForm(nil), MaxCover: a.maxCoverText()}
 	if u := a.currentUser(r); u != nil {
 		d.User, d.IsAdmin = u, a.admins[u.Email]
 	}

@@ -51,7 +51,7 @@ func (a *App) bookForm(w http.ResponseWriter, r *http.Request, d *templateData) 
 	switch {
 	case errors.As(err, &tooBig):
 		d.Form = newForm(r.PostForm)
-		d.Form.fail("cover", "The upload is too large: the cover may be at most 2 MB.")
+		d.Form.fail("cover", "The upload is too large: the cover may be at most "+a.maxCoverText()+".")
 		a.render(w, r, http.StatusRequestEntityTooLarge, "book_form", d)
 		return store.BookInput{}, nil, false
 	case err != nil && !errors.Is(err, http.ErrNotMultipart):

@@ -52,7 +52,7 @@ func (a *App) checkCover(r *http.Request) (*upload, int, string) {
 	}
 	if hdr.Size > a.opts.MaxCoverBytes {
 		file.Close()
-		return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("The cover is larger than %d MB.", a.opts.MaxCoverBytes>>20)
+		return nil, http.StatusRequestEntityTooLarge, "The cover may be at most " + a.maxCoverText() + "."
 	}
 	head := make([]byte, 512)
 	n, _ := io.ReadFull(file, head)
@@ -131,4 +131,12 @@ func (a *App) cover(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", coverContentType[filepath.Ext(name)])
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	http.ServeContent(w, r, name, st.ModTime(), f)
+}
+
+// maxCoverText is MaxCoverBytes for people: "2 MB", "64 KB".
+func (a *App) maxCoverText() string {
+	if n := a.opts.MaxCoverBytes; n >= 1<<20 {
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	return fmt.Sprintf("%d KB", a.opts.MaxCoverBytes>>10)
 }

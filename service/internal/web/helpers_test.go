@@ -82,9 +82,10 @@ func (e *env) addInstance(dsn string, tweak func(*web.Options)) (*web.App, *http
 	t.Cleanup(func() { db.Close() })
 	db.SetMaxOpenConns(16)
 	st := store.New(db)
+	st.Timeout = e.db.Timeout
 	o := web.Options{
 		Store:       st,
-		Sessions:    store.NewSessionStore(db, store.DefaultTimeout, 0),
+		Sessions:    store.NewSessionStore(db, e.db.Timeout, 0),
 		Logger:      slog.New(slog.NewJSONHandler(e.logs, nil)),
 		SharedDir:   e.shared,
 		AdminEmails: []string{" Admin@Example.com"},
