@@ -215,7 +215,7 @@ func (a *App) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, store.ErrUnavailable) {
 		a.log.WarnContext(r.Context(), "database unavailable", "err", err, "request_id", requestID(r.Context()))
 		w.Header().Set("Retry-After", "5")
-		a.errorPage(w, r, http.StatusServiceUnavailable, "The store can't reach its database right now. Try again in a moment.")
+		a.errorPage(w, r, http.StatusServiceUnavailable, "The store cannot reach its database right now. Try again in a moment.")
 		return
 	}
 	a.log.ErrorContext(r.Context(), "server error", "err", err, "request_id", requestID(r.Context()))
