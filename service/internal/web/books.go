@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"strconv"
@@ -16,15 +17,36 @@ func idParam(r *http.Request, name string) (int64, bool) {
 	return id, err == nil && id > 0
 }
 
+// catalogPage shows every book on sale. Most visitors are anonymous and
+// have no flash message: they all get the same bytes, rendered once per
+// catalog version (see catalogCache for why they are never stale).
 func (a *App) catalogPage(w http.ResponseWriter, r *http.Request) {
-	html, err := a.catalog.get(r.Context())
+	snap, err := a.catalog.get(r.Context())
 	if err != nil {
 		a.serverError(w, r, err)
 		return
 	}
 	d := a.data(r)
-	d.Catalog = html
-	a.render(w, r, http.StatusOK, "catalog", d)
+	d.Catalog = snap.html
+	if d.User != nil || d.Flash != "" {
+		a.render(w, r, http.StatusOK, "catalog", d)
+		return
+	}
+	page := snap.anonPage.Load()
+	if page == nil {
+		var buf bytes.Buffer
+		if err := a.pages["catalog"].ExecuteTemplate(&buf, "base", d); err != nil {
+			a.serverError(w, r, err)
+			return
+		}
+		b := buf.Bytes()
+		snap.anonPage.Store(&b)
+		page = &b
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(*page)))
+	w.Write(*page)
 }
 
 func (a *App) myBooks(w http.ResponseWriter, r *http.Request) {
