@@ -57,13 +57,18 @@ func main() {
 		warmup   = flag.Duration("warmup", 2*time.Second, "load before measuring")
 		bin      = flag.String("bin", "", "bookstore binary (default: go build -tags noembedded ./service)")
 		loadgen  = flag.String("loadgen", "auto", "wrk, go, or auto (wrk if installed)")
+		gz       = flag.Bool("gzip", false, "send Accept-Encoding: gzip, as browsers do")
 	)
 	flag.Parse()
+	acceptGzip = *gz
 	if err := run(*dbURL, *books, *conns, *duration, *warmup, *bin, *loadgen); err != nil {
 		fmt.Fprintln(os.Stderr, "catalogbench:", err)
 		os.Exit(1)
 	}
 }
+
+// acceptGzip makes the load send Accept-Encoding: gzip (-gzip).
+var acceptGzip bool
 
 func run(dbURL string, nBooks, conns int, duration, warmup time.Duration, bin, loadgen string) error {
 	if dbURL == "" {
@@ -216,7 +221,7 @@ func run(dbURL string, nBooks, conns int, duration, warmup time.Duration, bin, l
 	fmt.Printf("| books | connections | load generator | requests/s | p50 | p99 | errors | server CPU per request | server peak RSS | ready after | stock fresh after a purchase | load average before |\n")
 	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	fmt.Printf("| %d | %d | %s | %.0f | %s | %s | %d | %s | %.1f MB | %s | %s | %s |\n",
-		nBooks, conns, loadgen, res.rps, res.p50, res.p99, res.errors, perReq.Round(time.Microsecond), float64(peakRSS.Load())/1024,
+		nBooks, conns, loadgen+map[bool]string{true: ", gzip"}[acceptGzip], res.rps, res.p50, res.p99, res.errors, perReq.Round(time.Microsecond), float64(peakRSS.Load())/1024,
 		ready.Round(time.Millisecond), fresh, loadBefore)
 
 	return nil
@@ -258,7 +263,11 @@ var (
 )
 
 func runWrk(url string, conns int, d time.Duration) (result, error) {
-	out, err := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+d.String(), "--latency", url).CombinedOutput()
+	args := []string{"-t2", "-c" + strconv.Itoa(conns), "-d" + d.String(), "--latency"}
+	if acceptGzip {
+		args = append(args, "-H", "Accept-Encoding: gzip")
+	}
+	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
 	if err != nil {
 		return result{}, fmt.Errorf("wrk: %w\n%s", err, out)
 	}
@@ -289,7 +298,7 @@ func runWrk(url string, conns int, d time.Duration) (result, error) {
 
 // goLoad keeps conns requests in flight for d and records every latency.
 func goLoad(url string, conns int, d time.Duration) (result, error) {
-	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: !acceptGzip}
 	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	defer tr.CloseIdleConnections()
 	end := time.Now().Add(d)

@@ -48,8 +48,8 @@ type catalogSnapshot struct {
 	version int64 // the list shows the catalog at this version or later
 	html    template.HTML
 	// anonPage is the whole page as an anonymous visitor without a flash
-	// message sees it, rendered on first use.
-	anonPage atomic.Pointer[[]byte]
+	// message sees it, rendered on first use; anonGzip is it gzipped.
+	anonPage, anonGzip atomic.Pointer[[]byte]
 }
 
 // defaultMinGap caps version reads at 1000/s per instance; it adds at most

@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -80,4 +82,32 @@ func TestCatalogUnderConcurrentPurchases(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// Browsers that accept gzip get the same page compressed (the Go client
+// here sends Accept-Encoding: gzip itself and unpacks the answer).
+func TestCatalogGzip(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	_, sid := e.user(0, "seller@example.com")
+	for i := range 30 {
+		e.book(sid, fmt.Sprintf("Book %d", i), bookIn(100, 3))
+	}
+	res, err := http.Get(e.servers[0].URL + "/book/catalog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if !res.Uncompressed || !strings.Contains(string(body), "Book 29") || res.Header.Get("Vary") != "Accept-Encoding" {
+		t.Fatalf("uncompressed %v, vary %q", res.Uncompressed, res.Header.Get("Vary"))
+	}
+	plain := e.client(0).get("/book/catalog")
+	if plain.header.Get("Content-Encoding") != "" || plain.body != string(body) {
+		t.Fatal("the plain page differs from the gzipped one")
+	}
+	c := e.client(0)
+	c.hdr.Set("Accept-Encoding", "gzip;q=0, br")
+	if r := c.get("/book/catalog"); r.header.Get("Content-Encoding") != "" {
+		t.Fatal("gzip sent though refused with q=0")
+	}
 }
