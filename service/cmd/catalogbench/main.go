@@ -50,7 +50,7 @@ import (
 
 func main() {
 	var (
-		dbURL    = flag.String("db", os.Getenv("BOOKSTORE_TEST_DATABASE_URL"), "MariaDB/MySQL server (mysql://user:pass@host:port/any); a fresh database is created on it and dropped after")
+		dbURL    = flag.String("db", os.Getenv("BOOKSTORE_TEST_DATABASE_URL"), "MariaDB/MySQL server (mysql://USER:PASSWORD@HOST:PORT/ANY); a fresh database is created on it and dropped after")
 		books    = flag.Int("books", 100, "books in the catalog")
 		conns    = flag.Int("conns", 64, "concurrent keep-alive connections")
 		duration = flag.Duration("duration", 10*time.Second, "measured load duration")
