@@ -7,7 +7,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -331,5 +330,3 @@ func TestNoCredentialsInSource(t *testing.T) {
 		t.Fatalf("only %d files checked", checked)
 	}
 }
-
-var _ = io.EOF

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/bookstore-aws/bookstore/service/internal/web"
 )
 
 // Fault 1: the original took price and amount from hidden form fields. Every
@@ -302,5 +300,3 @@ func purchaseID(t *testing.T, loc string) int64 {
 	fmt.Sscan(m[1], &id)
 	return id
 }
-
-var _ = web.Options{}

@@ -3,7 +3,6 @@ package web_test
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -111,4 +110,31 @@ func TestRequestLogs(t *testing.T) {
 	}
 }
 
-var _ = fmt.Sprint
+// Pages load nothing from other origins (no CDN): they must work offline,
+// and the CSP allows only 'self'.
+func TestNoExternalAssets(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	c, sid := e.user(0, "a@example.com")
+	e.book(sid, "Local", bookIn(100, 1))
+	for _, p := range []string{"/", "/book/catalog", "/book/my_books", "/book/add_book", "/orders", "/login", "/register"} {
+		r := c.get(p)
+		if r.status != 200 {
+			t.Fatalf("%s: %d", p, r.status)
+		}
+		for _, bad := range []string{`src="http`, `href="http`, `src="//`, `href="//`, "@import"} {
+			if strings.Contains(r.body, bad) {
+				t.Errorf("%s loads from elsewhere: %s", p, bad)
+			}
+		}
+		if !strings.Contains(r.body, `<link rel="stylesheet" href="/static/style.css">`) || !strings.Contains(r.body, `name="viewport"`) {
+			t.Errorf("%s: no embedded stylesheet or viewport", p)
+		}
+		if csp := r.header.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "default-src 'self'") {
+			t.Errorf("%s: CSP %q", p, csp)
+		}
+	}
+	css := c.get("/static/style.css")
+	if css.status != 200 || !strings.Contains(css.header.Get("Content-Type"), "text/css") || !strings.Contains(css.body, "@media") {
+		t.Fatalf("stylesheet: %d %q", css.status, css.header.Get("Content-Type"))
+	}
+}

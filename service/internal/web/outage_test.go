@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -173,5 +172,3 @@ func TestDatabaseOutageAndRecovery(t *testing.T) {
 		t.Fatal("the outage was not logged")
 	}
 }
-
-var _ = io.EOF
