@@ -215,6 +215,12 @@ func (a *App) notFound(w http.ResponseWriter, r *http.Request) {
 // serverError answers 503 when the database is unavailable (the client may
 // retry; the load balancer may route elsewhere), 500 otherwise, and logs.
 func (a *App) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		// The client went away mid-request; nobody reads this answer.
+		a.log.DebugContext(r.Context(), "request abandoned", "err", err, "request_id", requestID(r.Context()))
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	if errors.Is(err, store.ErrUnavailable) {
 		a.log.WarnContext(r.Context(), "database unavailable", "err", err, "request_id", requestID(r.Context()))
 		w.Header().Set("Retry-After", "5")
