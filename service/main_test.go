@@ -7,6 +7,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -20,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/bookstore-aws/bookstore/service/internal/testdb"
 )
@@ -328,5 +331,42 @@ func TestNoCredentialsInSource(t *testing.T) {
 	}
 	if checked < 20 {
 		t.Fatalf("only %d files checked", checked)
+	}
+}
+
+// A database that is not up yet at start (RDS still booting) is waited for.
+func TestWaitsForTheDatabaseAtStart(t *testing.T) {
+	d := testdb.New(t)
+	cfg, err := mysql.ParseDSN(d.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := cfg.Addr
+	cfg.Addr = fmt.Sprintf("127.0.0.1:%d", freePort(t)) // nothing listens there yet
+	p := start(t, binary(t, ""), "DATABASE_URL="+cfg.FormatDSN())
+	time.Sleep(1500 * time.Millisecond)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	p.waitReady(t, 20*time.Second)
+	if !strings.Contains(p.out.String(), "database not reachable yet; retrying") {
+		t.Fatalf("no retry logged:\n%s", p.out.String())
 	}
 }
