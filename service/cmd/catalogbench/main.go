@@ -57,9 +57,10 @@ func main() {
 		bin      = flag.String("bin", "", "bookstore binary (default: go build -tags noembedded ./service)")
 		loadgen  = flag.String("loadgen", "auto", "wrk, go, or auto (wrk if installed)")
 		gz       = flag.Bool("gzip", false, "send Accept-Encoding: gzip, as browsers do")
+		level    = flag.String("log-level", "info", "the server's LOG_LEVEL (warn drops the per-request lines, to measure their cost)")
 	)
 	flag.Parse()
-	acceptGzip = *gz
+	acceptGzip, logLevel = *gz, *level
 	if err := run(*dbURL, *books, *conns, *duration, *warmup, *bin, *loadgen); err != nil {
 		fmt.Fprintln(os.Stderr, "catalogbench:", err)
 		os.Exit(1)
@@ -68,6 +69,9 @@ func main() {
 
 // acceptGzip makes the load send Accept-Encoding: gzip (-gzip).
 var acceptGzip bool
+
+// logLevel is the server's LOG_LEVEL (-log-level).
+var logLevel string
 
 func run(dbURL string, nBooks, conns int, duration, warmup time.Duration, bin, loadgen string) error {
 	if dbURL == "" {
@@ -125,7 +129,7 @@ func run(dbURL string, nBooks, conns int, duration, warmup time.Duration, bin, l
 	}
 	defer os.RemoveAll(shared)
 	srv := exec.Command(bin)
-	srv.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "DATABASE_URL="+dsn, "SHARED_DIR="+shared, "LOG_LEVEL=info")
+	srv.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "DATABASE_URL="+dsn, "SHARED_DIR="+shared, "LOG_LEVEL="+logLevel)
 	logf, err := os.CreateTemp("", "catalogbench-*.log")
 	if err != nil {
 		return err
