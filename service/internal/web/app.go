@@ -125,8 +125,6 @@ func newSessionManager(st scs.Store, secure bool, onErr func(http.ResponseWriter
 	return sm
 }
 
-var funcs = template.FuncMap{}
-
 func (a *App) parseTemplates() error {
 	a.pages = map[string]*template.Template{}
 	names, err := fs.Glob(templateFS, "templates/*.tmpl")
@@ -138,7 +136,7 @@ func (a *App) parseTemplates() error {
 		if page == "base" {
 			continue
 		}
-		t, err := template.New(page).Funcs(funcs).ParseFS(templateFS, "templates/base.tmpl", n)
+		t, err := template.New(page).ParseFS(templateFS, "templates/base.tmpl", n)
 		if err != nil {
 			return fmt.Errorf("web: template %s: %w", page, err)
 		}
