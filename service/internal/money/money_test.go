@@ -1,0 +1,49 @@
+package money
+
+import (
+	"errors"
+	"testing"
+)
+
+// Fault 9: every amount a form can hold survives the round trip exactly.
+// A float-based parser fails here at 0.29, 19.99, 1.15 and many others.
+func TestParseFormatRoundTripsEveryCentValue(t *testing.T) {
+	for c := Cents(0); c <= 1_000_000; c++ {
+		got, err := Parse(c.String())
+		if err != nil || got != c {
+			t.Fatalf("Parse(%q) = %d, %v; want %d", c.String(), got, err, c)
+		}
+	}
+	if got, err := Parse(Max.String()); err != nil || got != Max {
+		t.Fatalf("Parse(Max) = %d, %v", got, err)
+	}
+}
+
+func TestParse(t *testing.T) {
+	ok := map[string]Cents{"0": 0, "12": 1200, "12.5": 1250, "12.50": 1250, " 19.99 ": 1999, "0.05": 5, "007.10": 710}
+	for in, want := range ok {
+		if got, err := Parse(in); err != nil || got != want {
+			t.Errorf("Parse(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	bad := map[string]error{
+		"": ErrEmpty, "  ": ErrEmpty, "abc": ErrFormat, "1.005": ErrFormat, "1e3": ErrFormat,
+		"1,000": ErrFormat, "+5": ErrFormat, ".5": ErrFormat, "5.": ErrFormat, "NaN": ErrFormat,
+		"Inf": ErrFormat, "0x10": ErrFormat, "-1": ErrNegative, "-0.01": ErrNegative,
+		"1000000.01": ErrTooLarge, "99999999999999999999": ErrTooLarge, "1e309": ErrFormat,
+	}
+	for in, want := range bad {
+		if got, err := Parse(in); !errors.Is(err, want) {
+			t.Errorf("Parse(%q) = %d, %v; want %v", in, got, err, want)
+		}
+	}
+}
+
+func TestTimes(t *testing.T) {
+	if got, err := Cents(1999).Times(3); err != nil || got != 5997 {
+		t.Fatalf("19.99 x 3 = %v, %v", got, err)
+	}
+	if _, err := Cents(1 << 62).Times(4); err == nil {
+		t.Fatal("overflow not reported")
+	}
+}

@@ -1,0 +1,174 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/bookstore-aws/bookstore/service/internal/money"
+)
+
+// Book is a book on sale (or archived: off the catalog, kept for the
+// purchases that point at it).
+type Book struct {
+	ID          int64
+	SellerID    int64
+	Title       string
+	Author      string
+	Description string
+	Price       money.Cents
+	Stock       int
+	Cover       string // file name under SHARED_DIR/covers, "" for none
+	Archived    bool
+}
+
+// BookInput is what a seller sets; the web layer has validated it.
+type BookInput struct {
+	Title       string
+	Author      string
+	Description string
+	Price       money.Cents
+	Stock       int
+	Cover       string // "" keeps the current cover on update
+}
+
+const bookCols = "id, seller_id, title, author, description, price_cents, stock, COALESCE(cover, ''), archived"
+
+func scanBook(sc interface{ Scan(...any) error }) (Book, error) {
+	var b Book
+	err := sc.Scan(&b.ID, &b.SellerID, &b.Title, &b.Author, &b.Description, &b.Price, &b.Stock, &b.Cover, &b.Archived)
+	return b, err
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// CreateBook adds a book for sellerID and returns its id.
+func (s *Store) CreateBook(ctx context.Context, sellerID int64, in BookInput) (int64, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var id int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			"INSERT INTO books (seller_id, title, author, description, price_cents, stock, cover, archived, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, FALSE, ?)",
+			sellerID, in.Title, in.Author, in.Description, int64(in.Price), in.Stock, nullable(in.Cover), s.clock())
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return bumpCatalog(ctx, tx)
+	})
+	return id, wrap("create book", err)
+}
+
+// SellerBook returns book id if sellerID sells it and it is not archived;
+// otherwise ErrNotFound (another seller's book looks absent, not forbidden).
+func (s *Store) SellerBook(ctx context.Context, id, sellerID int64) (Book, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	b, err := scanBook(s.DB.QueryRowContext(ctx,
+		"SELECT "+bookCols+" FROM books WHERE id = ? AND seller_id = ? AND archived = FALSE", id, sellerID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Book{}, ErrNotFound
+	}
+	return b, wrap("seller book", err)
+}
+
+// UpdateBook sets a seller's book to in. It returns ErrNotFound unless
+// sellerID sells book id and it is not archived.
+func (s *Store) UpdateBook(ctx context.Context, id, sellerID int64, in BookInput) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return wrap("update book", s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			"UPDATE books SET title = ?, author = ?, description = ?, price_cents = ?, stock = ?, cover = COALESCE(?, cover) WHERE id = ? AND seller_id = ? AND archived = FALSE",
+			in.Title, in.Author, in.Description, int64(in.Price), in.Stock, nullable(in.Cover), id, sellerID)
+		if err != nil {
+			return err
+		}
+		if err := s.mustExist(ctx, tx, res, "SELECT 1 FROM books WHERE id = ? AND seller_id = ? AND archived = FALSE", id, sellerID); err != nil {
+			return err
+		}
+		return bumpCatalog(ctx, tx)
+	}))
+}
+
+// mustExist turns "0 rows affected" into ErrNotFound unless probe finds the
+// row: MySQL counts a row updated to its current values as unaffected.
+func (s *Store) mustExist(ctx context.Context, tx *sql.Tx, res sql.Result, probe string, args ...any) error {
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	var one int
+	err := tx.QueryRowContext(ctx, probe, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// ArchiveBook takes a seller's book off the catalog. Purchases keep pointing
+// at it, so order history stays whole (the original deleted the row and
+// broke it: fault 8). ErrNotFound unless sellerID sells it.
+func (s *Store) ArchiveBook(ctx context.Context, id, sellerID int64) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return wrap("archive book", s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE books SET archived = TRUE WHERE id = ? AND seller_id = ? AND archived = FALSE", id, sellerID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		return bumpCatalog(ctx, tx)
+	}))
+}
+
+// Catalog returns every book on sale, by id.
+func (s *Store) Catalog(ctx context.Context) ([]Book, error) {
+	return s.books(ctx, "SELECT "+bookCols+" FROM books WHERE archived = FALSE ORDER BY id")
+}
+
+// SellerBooks returns sellerID's books on sale, by id.
+func (s *Store) SellerBooks(ctx context.Context, sellerID int64) ([]Book, error) {
+	return s.books(ctx, "SELECT "+bookCols+" FROM books WHERE seller_id = ? AND archived = FALSE ORDER BY id", sellerID)
+}
+
+// BookByID returns any book, archived or not, or ErrNotFound.
+func (s *Store) BookByID(ctx context.Context, id int64) (Book, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	b, err := scanBook(s.DB.QueryRowContext(ctx, "SELECT "+bookCols+" FROM books WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Book{}, ErrNotFound
+	}
+	return b, wrap("book", err)
+}
+
+func (s *Store) books(ctx context.Context, q string, args ...any) ([]Book, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.DB.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, wrap("books", err)
+	}
+	defer rows.Close()
+	var bs []Book
+	for rows.Next() {
+		b, err := scanBook(rows)
+		if err != nil {
+			return nil, wrap("books", err)
+		}
+		bs = append(bs, b)
+	}
+	return bs, wrap("books", rows.Err())
+}

@@ -1,0 +1,1 @@
+DELETE FROM delivery_providers WHERE name IN ('DHL', 'FedEx', 'Envia', 'Servientrega')

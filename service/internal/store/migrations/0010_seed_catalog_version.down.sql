@@ -1,0 +1,1 @@
+DELETE FROM catalog_version WHERE id = 1

@@ -1,0 +1,263 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bookstore-aws/bookstore/service/internal/money"
+)
+
+// Purchase statuses.
+const (
+	StatusPendingPayment = "pending_payment"
+	StatusPaid           = "paid"
+)
+
+// PaymentMethods are the methods the original offered, in its spelling.
+var PaymentMethods = []string{"Credit Card", "PayPal", "Bank Transfer"}
+
+// Purchase is one buy of some units of a book. Amounts come from the
+// database at the moment of the buy, never from the form (fault 1).
+type Purchase struct {
+	ID        int64
+	BuyerID   int64
+	BookID    int64
+	BookTitle string
+	Quantity  int
+	UnitPrice money.Cents
+	Total     money.Cents
+	Status    string
+	Created   time.Time
+}
+
+// Order is a purchase with its payment and delivery, for /orders.
+type Order struct {
+	Purchase
+	PaymentMethod string      // "" until paid
+	PaidAmount    money.Cents // 0 until paid
+	Provider      string      // "" until chosen
+	DeliveryCost  money.Cents
+}
+
+// Provider is a delivery provider (seeded by migration 0006).
+type Provider struct {
+	ID       int64
+	Name     string
+	Coverage string
+	Cost     money.Cents
+}
+
+// OutOfStockError says how many units were left when a buy asked for more.
+type OutOfStockError struct{ Available int }
+
+func (e *OutOfStockError) Error() string {
+	return fmt.Sprintf("only %d in stock", e.Available)
+}
+
+func (e *OutOfStockError) Unwrap() error { return ErrOutOfStock }
+
+// Buy takes quantity units of book bookID for buyerID and records a purchase
+// pending payment, in one transaction, and returns the purchase id. The
+// stock is taken with one conditional UPDATE (stock >= quantity), so
+// concurrent buyers can't take more than there is (fault 2); the price is
+// read from the row that UPDATE has just locked. Errors: ErrNotFound (no such
+// book or archived), *OutOfStockError (wraps ErrOutOfStock).
+func (s *Store) Buy(ctx context.Context, buyerID, bookID int64, quantity int) (int64, error) {
+	if quantity <= 0 {
+		return 0, fmt.Errorf("store: quantity %d: must be positive", quantity)
+	}
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var id int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			"UPDATE books SET stock = stock - ? WHERE id = ? AND archived = FALSE AND stock >= ?",
+			quantity, bookID, quantity)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			var stock int
+			err := tx.QueryRowContext(ctx, "SELECT stock FROM books WHERE id = ? AND archived = FALSE", bookID).Scan(&stock)
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			if err != nil {
+				return err
+			}
+			return &OutOfStockError{Available: stock}
+		}
+		var price money.Cents
+		if err := tx.QueryRowContext(ctx, "SELECT price_cents FROM books WHERE id = ?", bookID).Scan(&price); err != nil {
+			return err
+		}
+		total, err := price.Times(int64(quantity))
+		if err != nil {
+			return err
+		}
+		res, err = tx.ExecContext(ctx,
+			"INSERT INTO purchases (buyer_id, book_id, quantity, unit_price_cents, total_cents, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			buyerID, bookID, quantity, int64(price), int64(total), StatusPendingPayment, s.clock())
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return bumpCatalog(ctx, tx)
+	})
+	return id, wrap("buy", err)
+}
+
+const purchaseCols = "p.id, p.buyer_id, p.book_id, b.title, p.quantity, p.unit_price_cents, p.total_cents, p.status, p.created_at"
+
+// Purchase returns purchase id if buyerID made it; otherwise ErrNotFound, so
+// nobody learns whether another user's purchase exists (fault 3).
+func (s *Store) Purchase(ctx context.Context, id, buyerID int64) (Purchase, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var p Purchase
+	var created Time
+	err := s.DB.QueryRowContext(ctx,
+		"SELECT "+purchaseCols+" FROM purchases p JOIN books b ON b.id = p.book_id WHERE p.id = ? AND p.buyer_id = ?", id, buyerID).
+		Scan(&p.ID, &p.BuyerID, &p.BookID, &p.BookTitle, &p.Quantity, &p.UnitPrice, &p.Total, &p.Status, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Purchase{}, ErrNotFound
+	}
+	p.Created = created.Time
+	return p, wrap("purchase", err)
+}
+
+// Pay records a payment by method for buyerID's purchase id, for the amount
+// the purchase recorded. Paying is idempotent (fault 11): only the
+// transition from pending to paid inserts a payment, and payments has one
+// row per purchase at most (UNIQUE key). Errors: ErrNotFound,
+// ErrAlreadyPaid (nothing changed).
+func (s *Store) Pay(ctx context.Context, id, buyerID int64, method string) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return wrap("pay", s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			"UPDATE purchases SET status = ? WHERE id = ? AND buyer_id = ? AND status = ?",
+			StatusPaid, id, buyerID, StatusPendingPayment)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			var status string
+			err := tx.QueryRowContext(ctx, "SELECT status FROM purchases WHERE id = ? AND buyer_id = ?", id, buyerID).Scan(&status)
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			if err != nil {
+				return err
+			}
+			return ErrAlreadyPaid
+		}
+		_, err = tx.ExecContext(ctx,
+			"INSERT INTO payments (purchase_id, amount_cents, method, created_at) SELECT id, total_cents, ?, ? FROM purchases WHERE id = ?",
+			method, s.clock(), id)
+		if isDuplicate(err) {
+			return ErrAlreadyPaid
+		}
+		return err
+	}))
+}
+
+// Providers lists the delivery providers by id.
+func (s *Store) Providers(ctx context.Context) ([]Provider, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.DB.QueryContext(ctx, "SELECT id, name, coverage, cost_cents FROM delivery_providers ORDER BY id")
+	if err != nil {
+		return nil, wrap("providers", err)
+	}
+	defer rows.Close()
+	var ps []Provider
+	for rows.Next() {
+		var p Provider
+		if err := rows.Scan(&p.ID, &p.Name, &p.Coverage, &p.Cost); err != nil {
+			return nil, wrap("providers", err)
+		}
+		ps = append(ps, p)
+	}
+	return ps, wrap("providers", rows.Err())
+}
+
+// ChooseDelivery assigns provider providerID to buyerID's paid purchase id,
+// at the provider's current cost. Errors: ErrNotFound (purchase not the
+// buyer's, or no such provider), ErrNotPaid, ErrDeliveryChosen.
+func (s *Store) ChooseDelivery(ctx context.Context, id, buyerID, providerID int64) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return wrap("choose delivery", s.inTx(ctx, func(tx *sql.Tx) error {
+		var status string
+		err := tx.QueryRowContext(ctx, "SELECT status FROM purchases WHERE id = ? AND buyer_id = ?", id, buyerID).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if status != StatusPaid {
+			return ErrNotPaid
+		}
+		res, err := tx.ExecContext(ctx,
+			"INSERT INTO deliveries (purchase_id, provider_id, cost_cents, created_at) SELECT ?, id, cost_cents, ? FROM delivery_providers WHERE id = ?",
+			id, s.clock(), providerID)
+		if isDuplicate(err) {
+			return ErrDeliveryChosen
+		}
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	}))
+}
+
+// Orders returns buyerID's purchases, newest first, with payment and delivery.
+func (s *Store) Orders(ctx context.Context, buyerID int64) ([]Order, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.DB.QueryContext(ctx, "SELECT "+purchaseCols+`,
+		COALESCE(pay.method, ''), COALESCE(pay.amount_cents, 0), COALESCE(dp.name, ''), COALESCE(d.cost_cents, 0)
+		FROM purchases p
+		JOIN books b ON b.id = p.book_id
+		LEFT JOIN payments pay ON pay.purchase_id = p.id
+		LEFT JOIN deliveries d ON d.purchase_id = p.id
+		LEFT JOIN delivery_providers dp ON dp.id = d.provider_id
+		WHERE p.buyer_id = ?
+		ORDER BY p.id DESC`, buyerID)
+	if err != nil {
+		return nil, wrap("orders", err)
+	}
+	defer rows.Close()
+	var os []Order
+	for rows.Next() {
+		var o Order
+		var created Time
+		if err := rows.Scan(&o.ID, &o.BuyerID, &o.BookID, &o.BookTitle, &o.Quantity, &o.UnitPrice, &o.Total, &o.Status, &created,
+			&o.PaymentMethod, &o.PaidAmount, &o.Provider, &o.DeliveryCost); err != nil {
+			return nil, wrap("orders", err)
+		}
+		o.Created = created.Time
+		os = append(os, o)
+	}
+	return os, wrap("orders", rows.Err())
+}

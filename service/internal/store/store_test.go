@@ -1,0 +1,295 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/bookstore-aws/bookstore/service/internal/store"
+	"github.com/bookstore-aws/bookstore/service/internal/testdb"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func newStore(t *testing.T) (*store.Store, testdb.DB) {
+	t.Helper()
+	d := testdb.New(t)
+	db := d.Open(t)
+	if err := store.Migrate(t.Context(), db, quiet); err != nil {
+		t.Fatal(err)
+	}
+	s := store.New(db)
+	s.Timeout = d.Timeout
+	return s, d
+}
+
+func user(t *testing.T, s *store.Store, email string) int64 {
+	t.Helper()
+	id, err := s.CreateUser(t.Context(), "U "+email, email, []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func count(t *testing.T, db *sql.DB, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(q, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// Fault 10: three instances booting at once against an empty database. One
+// applies the migrations, the others wait on the lock; nobody fails and the
+// seed rows exist once.
+func TestMigrateThreeInstancesAtOnce(t *testing.T) {
+	d := testdb.New(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range 3 {
+		db := d.Open(t) // a pool per instance
+		wg.Go(func() { errs[i] = store.Migrate(t.Context(), db, quiet) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("instance %d: %v", i, err)
+		}
+	}
+	db := d.Open(t)
+	ok, err := store.New(db).SchemaCurrent(t.Context())
+	if err != nil || !ok {
+		t.Fatalf("schema current = %v, %v", ok, err)
+	}
+	if n := count(t, db, "SELECT COUNT(*) FROM delivery_providers"); n != 4 {
+		t.Fatalf("%d delivery providers, want the 4 seeded once", n)
+	}
+	if n := count(t, db, "SELECT COUNT(*) FROM catalog_version"); n != 1 {
+		t.Fatalf("%d catalog_version rows, want 1", n)
+	}
+}
+
+func TestSchemaCurrentIsFalseOnEmptyDatabase(t *testing.T) {
+	d := testdb.New(t)
+	db := d.Open(t)
+	if _, err := db.Exec("CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, dirty BOOLEAN NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := store.New(db).SchemaCurrent(t.Context()); ok || err != nil {
+		t.Fatalf("empty: current = %v, %v; want false, nil", ok, err)
+	}
+	if _, err := db.Exec("INSERT INTO schema_migrations VALUES (?, TRUE)", store.SchemaVersion); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := store.New(db).SchemaCurrent(t.Context()); ok || err != nil {
+		t.Fatalf("dirty: current = %v, %v; want false, nil", ok, err)
+	}
+}
+
+func TestProvidersSeeded(t *testing.T) {
+	s, _ := newStore(t)
+	ps, err := s.Providers(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	for _, p := range ps {
+		got += p.Name + "/" + p.Coverage + "/" + p.Cost.String() + " "
+	}
+	want := "DHL/Internacional/50.00 FedEx/Internacional/45.00 Envia/Nacional/20.00 Servientrega/Nacional/15.00 "
+	if got != want {
+		t.Fatalf("providers %q, want %q", got, want)
+	}
+}
+
+func TestDuplicateEmail(t *testing.T) {
+	s, _ := newStore(t)
+	user(t, s, "a@example.com")
+	if _, err := s.CreateUser(t.Context(), "again", "a@example.com", []byte("x")); !errors.Is(err, store.ErrDuplicateEmail) {
+		t.Fatalf("second registration: %v, want ErrDuplicateEmail", err)
+	}
+}
+
+// Fault 2 at the data layer: with stock 50 and 200 concurrent buyers on two
+// pools (two instances), exactly 50 units go, each to a recorded purchase.
+func TestBuyNeverOversells(t *testing.T) {
+	s, d := newStore(t)
+	seller := user(t, s, "seller@example.com")
+	buyer := user(t, s, "buyer@example.com")
+	book, err := s.CreateBook(t.Context(), seller, store.BookInput{Title: "T", Author: "A", Price: 1999, Stock: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools := []*store.Store{store.New(d.Open(t)), store.New(d.Open(t))}
+	for _, p := range pools {
+		p.DB.SetMaxOpenConns(16)
+		p.Timeout = d.Timeout
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	sold, refused := 0, 0
+	var other error
+	for i := range 200 {
+		wg.Go(func() {
+			_, err := pools[i%2].Buy(context.Background(), buyer, book, 1)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				sold++
+			case errors.Is(err, store.ErrOutOfStock):
+				refused++
+			default:
+				other = err
+			}
+		})
+	}
+	wg.Wait()
+	if other != nil {
+		t.Fatal(other)
+	}
+	b, err := s.BookByID(t.Context(), book)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := count(t, s.DB, "SELECT COUNT(*) FROM purchases WHERE book_id = ?", book)
+	units := count(t, s.DB, "SELECT COALESCE(SUM(quantity), 0) FROM purchases WHERE book_id = ?", book)
+	if sold != 50 || refused != 150 || b.Stock != 0 || rows != 50 || units != 50 {
+		t.Fatalf("sold %d refused %d stock %d rows %d units %d; want 50 150 0 50 50", sold, refused, b.Stock, rows, units)
+	}
+}
+
+func TestBuyOutOfStockSaysWhatIsLeft(t *testing.T) {
+	s, _ := newStore(t)
+	seller := user(t, s, "seller@example.com")
+	book, _ := s.CreateBook(t.Context(), seller, store.BookInput{Title: "T", Author: "A", Price: 100, Stock: 3})
+	_, err := s.Buy(t.Context(), seller, book, 4)
+	var oos *store.OutOfStockError
+	if !errors.As(err, &oos) || oos.Available != 3 {
+		t.Fatalf("buy 4 of 3: %v", err)
+	}
+	if _, err := s.Buy(t.Context(), seller, 999, 1); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("buy unknown book: %v", err)
+	}
+}
+
+// Fault 11 at the data layer: ten concurrent payments, one payment row.
+func TestPayIsIdempotent(t *testing.T) {
+	s, _ := newStore(t)
+	seller := user(t, s, "seller@example.com")
+	buyer := user(t, s, "buyer@example.com")
+	book, _ := s.CreateBook(t.Context(), seller, store.BookInput{Title: "T", Author: "A", Price: 1999, Stock: 5})
+	p, err := s.Buy(t.Context(), buyer, book, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	results := make([]error, 10)
+	for i := range results {
+		wg.Go(func() { results[i] = s.Pay(context.Background(), p, buyer, "PayPal") })
+	}
+	wg.Wait()
+	paid := 0
+	for _, err := range results {
+		switch {
+		case err == nil:
+			paid++
+		case !errors.Is(err, store.ErrAlreadyPaid):
+			t.Fatal(err)
+		}
+	}
+	if paid != 1 {
+		t.Fatalf("%d payments succeeded, want 1", paid)
+	}
+	if n := count(t, s.DB, "SELECT COUNT(*) FROM payments WHERE purchase_id = ?", p); n != 1 {
+		t.Fatalf("%d payment rows, want 1", n)
+	}
+	if n := count(t, s.DB, "SELECT amount_cents FROM payments WHERE purchase_id = ?", p); n != 5997 {
+		t.Fatalf("paid %d cents, want 5997", n)
+	}
+}
+
+// Fault 3 at the data layer: another user's purchase does not exist for you.
+func TestPurchaseOwnership(t *testing.T) {
+	s, _ := newStore(t)
+	seller := user(t, s, "seller@example.com")
+	buyer := user(t, s, "buyer@example.com")
+	other := user(t, s, "other@example.com")
+	book, _ := s.CreateBook(t.Context(), seller, store.BookInput{Title: "T", Author: "A", Price: 100, Stock: 5})
+	p, _ := s.Buy(t.Context(), buyer, book, 1)
+	if _, err := s.Purchase(t.Context(), p, other); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("read: %v", err)
+	}
+	if err := s.Pay(t.Context(), p, other, "PayPal"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("pay: %v", err)
+	}
+	if err := s.Pay(t.Context(), p, buyer, "PayPal"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ChooseDelivery(t.Context(), p, other, 1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("delivery: %v", err)
+	}
+	if err := s.ChooseDelivery(t.Context(), p, buyer, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ChooseDelivery(t.Context(), p, buyer, 2); !errors.Is(err, store.ErrDeliveryChosen) {
+		t.Errorf("second delivery: %v", err)
+	}
+}
+
+func TestArchiveKeepsHistoryAndBumpsCatalog(t *testing.T) {
+	s, _ := newStore(t)
+	seller := user(t, s, "seller@example.com")
+	buyer := user(t, s, "buyer@example.com")
+	book, _ := s.CreateBook(t.Context(), seller, store.BookInput{Title: "Kept", Author: "A", Price: 100, Stock: 5})
+	if _, err := s.Buy(t.Context(), buyer, book, 1); err != nil {
+		t.Fatal(err)
+	}
+	v0, _ := s.CatalogVersion(t.Context())
+	if err := s.ArchiveBook(t.Context(), book, buyer); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("archive by non-seller: %v", err)
+	}
+	if err := s.ArchiveBook(t.Context(), book, seller); err != nil {
+		t.Fatal(err)
+	}
+	if v1, _ := s.CatalogVersion(t.Context()); v1 <= v0 {
+		t.Fatalf("catalog version %d -> %d after archive", v0, v1)
+	}
+	cat, _ := s.Catalog(t.Context())
+	if len(cat) != 0 {
+		t.Fatalf("archived book still in catalog: %+v", cat)
+	}
+	orders, err := s.Orders(t.Context(), buyer)
+	if err != nil || len(orders) != 1 || orders[0].BookTitle != "Kept" {
+		t.Fatalf("orders after archive: %+v, %v", orders, err)
+	}
+	if _, err := s.Buy(t.Context(), buyer, book, 1); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("buying an archived book: %v", err)
+	}
+}
+
+func TestUpdateBook(t *testing.T) {
+	s, _ := newStore(t)
+	seller := user(t, s, "seller@example.com")
+	book, _ := s.CreateBook(t.Context(), seller, store.BookInput{Title: "T", Author: "A", Price: 100, Stock: 5, Cover: "c.png"})
+	in := store.BookInput{Title: "T2", Author: "A2", Description: "D", Price: 250, Stock: 7}
+	if err := s.UpdateBook(t.Context(), book, seller, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateBook(t.Context(), book, seller, in); err != nil {
+		t.Fatalf("unchanged update: %v", err)
+	}
+	if err := s.UpdateBook(t.Context(), book, seller+1, in); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("other seller's update: %v", err)
+	}
+	b, _ := s.SellerBook(t.Context(), book, seller)
+	if b.Title != "T2" || b.Price != 250 || b.Stock != 7 || b.Cover != "c.png" {
+		t.Fatalf("after update: %+v", b)
+	}
+}

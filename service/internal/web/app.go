@@ -1,0 +1,239 @@
+// Package web is the bookstore's HTTP side: routes (routes.go holds the
+// whole middleware chain), thin handlers, and embedded templates and CSS.
+// Handlers parse and validate input, call the store, and render; the store
+// owns every query.
+package web
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/bookstore-aws/bookstore/service/internal/store"
+)
+
+//go:embed templates/*.tmpl
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Options configure an App. Zero values take the documented defaults.
+type Options struct {
+	Store    *store.Store
+	Sessions scs.Store // usually store.SessionStore
+	Logger   *slog.Logger
+	// SharedDir is where covers are written (under covers/), shared by all
+	// instances (EFS in production).
+	SharedDir string
+	// AdminEmails may list users (/admin/users); compared lower-cased.
+	AdminEmails []string
+	// BcryptCost defaults to bcrypt.DefaultCost (10).
+	BcryptCost int
+	// LoginPerIP and LoginPerEmail cap POST /login attempts per LoginWindow
+	// (defaults 20, 5, 1 minute), counted in this instance's memory.
+	LoginPerIP, LoginPerEmail int
+	LoginWindow               time.Duration
+	// MaxCoverBytes caps a cover upload (default 2 MiB).
+	MaxCoverBytes int64
+}
+
+// App is one instance of the web application.
+type App struct {
+	opts      Options
+	store     *store.Store
+	log       *slog.Logger
+	pages     map[string]*template.Template
+	fragments *template.Template
+	admins    map[string]bool
+	// Two managers on one store: scs fixes Cookie.Secure per manager, and
+	// the cookie must be Secure exactly when the request came over HTTPS
+	// (X-Forwarded-Proto from the ALB); see sessions().
+	plain, secure *scs.SessionManager
+	metrics       *metrics
+	catalog       *catalogCache
+	draining      atomic.Bool
+	bufs          sync.Pool
+}
+
+// New builds an App; it fails if the templates don't parse or an option is
+// unusable.
+func New(o Options) (*App, error) {
+	if o.Store == nil || o.Sessions == nil {
+		return nil, errors.New("web: Store and Sessions are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.SharedDir == "" {
+		return nil, errors.New("web: SharedDir is required")
+	}
+	if o.BcryptCost == 0 {
+		o.BcryptCost = bcrypt.DefaultCost
+	}
+	if o.LoginPerIP == 0 {
+		o.LoginPerIP = 20
+	}
+	if o.LoginPerEmail == 0 {
+		o.LoginPerEmail = 5
+	}
+	if o.LoginWindow == 0 {
+		o.LoginWindow = time.Minute
+	}
+	if o.MaxCoverBytes == 0 {
+		o.MaxCoverBytes = 2 << 20
+	}
+	a := &App{opts: o, store: o.Store, log: o.Logger, admins: map[string]bool{}}
+	for _, e := range o.AdminEmails {
+		a.admins[strings.ToLower(strings.TrimSpace(e))] = true
+	}
+	if err := a.parseTemplates(); err != nil {
+		return nil, err
+	}
+	a.plain = newSessionManager(o.Sessions, false, a.sessionError)
+	a.secure = newSessionManager(o.Sessions, true, a.sessionError)
+	a.metrics = newMetrics(o.Store.DB)
+	a.catalog = newCatalogCache(a.store, a.renderCatalog)
+	a.bufs.New = func() any { return new(bytes.Buffer) }
+	return a, nil
+}
+
+func newSessionManager(st scs.Store, secure bool, onErr func(http.ResponseWriter, *http.Request, error)) *scs.SessionManager {
+	sm := scs.New()
+	sm.Store = st
+	sm.Lifetime = 24 * time.Hour
+	sm.IdleTimeout = 12 * time.Hour
+	sm.Cookie.Name = "session"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Secure = secure
+	sm.ErrorFunc = onErr
+	return sm
+}
+
+var funcs = template.FuncMap{}
+
+func (a *App) parseTemplates() error {
+	a.pages = map[string]*template.Template{}
+	names, err := fs.Glob(templateFS, "templates/*.tmpl")
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		page := strings.TrimSuffix(filepath.Base(n), ".tmpl")
+		if page == "base" {
+			continue
+		}
+		t, err := template.New(page).Funcs(funcs).ParseFS(templateFS, "templates/base.tmpl", n)
+		if err != nil {
+			return fmt.Errorf("web: template %s: %w", page, err)
+		}
+		a.pages[page] = t
+	}
+	a.fragments = a.pages["catalog"]
+	return nil
+}
+
+// templateData is everything a page may show.
+type templateData struct {
+	User       *sessionUser
+	IsAdmin    bool
+	Flash      string
+	Error      string
+	Form       *form
+	Catalog    template.HTML
+	Books      []store.Book
+	Book       store.Book
+	Purchase   store.Purchase
+	Methods    []string
+	Providers  []store.Provider
+	Orders     []store.Order
+	Users      []store.User
+	StatusText string
+	Message    string
+	MaxCover   string
+}
+
+func (a *App) data(r *http.Request) *templateData {
+	d := &templateData{Form: newForm(nil), MaxCover: a.maxCoverText()}
+	if u := a.currentUser(r); u != nil {
+		d.User, d.IsAdmin = u, a.admins[u.Email]
+	}
+	d.Flash = a.sessions(r).PopString(r.Context(), "flash")
+	return d
+}
+
+// render writes page with status, or a 500 if it fails to execute (it is
+// executed into a buffer first, so a half page is never sent).
+func (a *App) render(w http.ResponseWriter, r *http.Request, status int, page string, d *templateData) {
+	t, ok := a.pages[page]
+	if !ok {
+		a.serverError(w, r, fmt.Errorf("web: no template %q", page))
+		return
+	}
+	buf := a.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer a.bufs.Put(buf)
+	if err := t.ExecuteTemplate(buf, "base", d); err != nil {
+		a.serverError(w, r, fmt.Errorf("web: render %s: %w", page, err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	buf.WriteTo(w)
+}
+
+// errorPage renders the error page with status and message.
+func (a *App) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	d := &templateData{Form: newForm(nil), StatusText: http.StatusText(status), Message: msg}
+	if u := a.currentUser(r); u != nil {
+		d.User, d.IsAdmin = u, a.admins[u.Email]
+	}
+	a.render(w, r, status, "error", d)
+}
+
+func (a *App) notFound(w http.ResponseWriter, r *http.Request) {
+	a.errorPage(w, r, http.StatusNotFound, "There is nothing here.")
+}
+
+// serverError answers 503 when the database is unavailable (the client may
+// retry; the load balancer may route elsewhere), 500 otherwise, and logs.
+func (a *App) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		a.log.WarnContext(r.Context(), "database unavailable", "err", err, "request_id", requestID(r.Context()))
+		w.Header().Set("Retry-After", "5")
+		a.errorPage(w, r, http.StatusServiceUnavailable, "The store cannot reach its database right now. Try again in a moment.")
+		return
+	}
+	a.log.ErrorContext(r.Context(), "server error", "err", err, "request_id", requestID(r.Context()))
+	w.Header().Set("Connection", "close")
+	http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+}
+
+func (a *App) sessionError(w http.ResponseWriter, r *http.Request, err error) {
+	a.serverError(w, r, err)
+}
+
+// redirect sends the browser to url with a 303 after a POST, with flash.
+func (a *App) redirect(w http.ResponseWriter, r *http.Request, url, flash string) {
+	if flash != "" {
+		a.sessions(r).Put(r.Context(), "flash", flash)
+	}
+	http.Redirect(w, r, url, http.StatusSeeOther)
+}
+
+// StartDraining makes /readyz answer 503 from now on (SIGTERM).
+func (a *App) StartDraining() { a.draining.Store(true) }

@@ -1,0 +1,200 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/bookstore-aws/bookstore/service/internal/store"
+)
+
+// idParam reads a positive integer URL parameter; false means "no such page".
+func idParam(r *http.Request, name string) (int64, bool) {
+	id, err := strconv.ParseInt(chi.URLParam(r, name), 10, 64)
+	return id, err == nil && id > 0
+}
+
+func (a *App) catalogPage(w http.ResponseWriter, r *http.Request) {
+	html, err := a.catalog.get(r.Context())
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	d := a.data(r)
+	d.Catalog = html
+	a.render(w, r, http.StatusOK, "catalog", d)
+}
+
+func (a *App) myBooks(w http.ResponseWriter, r *http.Request) {
+	books, err := a.store.SellerBooks(r.Context(), a.currentUser(r).ID)
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	d := a.data(r)
+	d.Books = books
+	a.render(w, r, http.StatusOK, "my_books", d)
+}
+
+func (a *App) addBookForm(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, http.StatusOK, "book_form", a.data(r))
+}
+
+// bookForm parses and checks title, author, description, price, stock and
+// cover. On failure it has rendered the form with status and returns ok false;
+// nothing has been written.
+func (a *App) bookForm(w http.ResponseWriter, r *http.Request, d *templateData) (store.BookInput, *upload, bool) {
+	err := r.ParseMultipartForm(a.opts.MaxCoverBytes)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		d.Form = newForm(r.PostForm)
+		d.Form.fail("cover", "The upload is too large: the cover may be at most "+a.maxCoverText()+".")
+		a.render(w, r, http.StatusRequestEntityTooLarge, "book_form", d)
+		return store.BookInput{}, nil, false
+	case err != nil && !errors.Is(err, http.ErrNotMultipart):
+		a.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
+		return store.BookInput{}, nil, false
+	}
+	f := newForm(r.PostForm)
+	d.Form = f
+	in := store.BookInput{
+		Title:       f.text("title", true, maxTitle),
+		Author:      f.text("author", true, maxAuthor),
+		Description: f.text("description", false, maxDescription),
+		Price:       f.price("price"),
+		Stock:       f.integer("stock", 0, maxStock),
+	}
+	status := http.StatusUnprocessableEntity
+	var up *upload
+	if r.MultipartForm != nil {
+		var code int
+		var msg string
+		up, code, msg = a.checkCover(r)
+		if msg != "" {
+			f.fail("cover", msg)
+			status = code
+		}
+	}
+	if !f.Valid() {
+		if up != nil {
+			up.file.Close()
+		}
+		a.render(w, r, status, "book_form", d)
+		return store.BookInput{}, nil, false
+	}
+	return in, up, true
+}
+
+func (a *App) addBook(w http.ResponseWriter, r *http.Request) {
+	d := a.data(r)
+	in, up, ok := a.bookForm(w, r, d)
+	if !ok {
+		return
+	}
+	if up != nil {
+		name, err := a.saveCover(up)
+		if err != nil {
+			a.serverError(w, r, err)
+			return
+		}
+		in.Cover = name
+	}
+	if _, err := a.store.CreateBook(r.Context(), a.currentUser(r).ID, in); err != nil {
+		a.removeCover(in.Cover)
+		a.serverError(w, r, err)
+		return
+	}
+	a.redirect(w, r, "/book/my_books", "“"+in.Title+"” is on sale.")
+}
+
+// sellerBook loads the seller's own book named by the URL, or answers 404.
+func (a *App) sellerBook(w http.ResponseWriter, r *http.Request) (store.Book, bool) {
+	id, ok := idParam(r, "id")
+	if !ok {
+		a.notFound(w, r)
+		return store.Book{}, false
+	}
+	b, err := a.store.SellerBook(r.Context(), id, a.currentUser(r).ID)
+	if errors.Is(err, store.ErrNotFound) {
+		a.notFound(w, r)
+		return store.Book{}, false
+	}
+	if err != nil {
+		a.serverError(w, r, err)
+		return store.Book{}, false
+	}
+	return b, true
+}
+
+func (a *App) editBookForm(w http.ResponseWriter, r *http.Request) {
+	b, ok := a.sellerBook(w, r)
+	if !ok {
+		return
+	}
+	d := a.data(r)
+	d.Book = b
+	for k, v := range map[string]string{"title": b.Title, "author": b.Author, "description": b.Description,
+		"price": b.Price.String(), "stock": strconv.Itoa(b.Stock)} {
+		d.Form.Set(k, v)
+	}
+	a.render(w, r, http.StatusOK, "book_form", d)
+}
+
+func (a *App) editBook(w http.ResponseWriter, r *http.Request) {
+	b, ok := a.sellerBook(w, r)
+	if !ok {
+		return
+	}
+	d := a.data(r)
+	d.Book = b
+	in, up, ok := a.bookForm(w, r, d)
+	if !ok {
+		return
+	}
+	if up != nil {
+		name, err := a.saveCover(up)
+		if err != nil {
+			a.serverError(w, r, err)
+			return
+		}
+		in.Cover = name
+	}
+	err := a.store.UpdateBook(r.Context(), b.ID, b.SellerID, in)
+	if errors.Is(err, store.ErrNotFound) {
+		a.removeCover(in.Cover)
+		a.notFound(w, r)
+		return
+	}
+	if err != nil {
+		a.removeCover(in.Cover)
+		a.serverError(w, r, err)
+		return
+	}
+	if in.Cover != "" && b.Cover != "" {
+		a.removeCover(b.Cover)
+	}
+	a.redirect(w, r, "/book/my_books", "“"+in.Title+"” is updated.")
+}
+
+// deleteBook archives the book (fault 8): it leaves the catalog and the
+// seller's list, and purchases of it keep their history.
+func (a *App) deleteBook(w http.ResponseWriter, r *http.Request) {
+	id, ok := idParam(r, "id")
+	if !ok {
+		a.notFound(w, r)
+		return
+	}
+	err := a.store.ArchiveBook(r.Context(), id, a.currentUser(r).ID)
+	if errors.Is(err, store.ErrNotFound) {
+		a.notFound(w, r)
+		return
+	}
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	a.redirect(w, r, "/book/my_books", "The book is off sale. Orders for it are kept.")
+}

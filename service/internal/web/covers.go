@@ -1,0 +1,142 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// coverTypes are the image types a cover may be, by sniffed content type
+// (http.DetectContentType, the WHATWG algorithm), never by the file name or
+// the browser's claim.
+var coverTypes = map[string]string{
+	"image/jpeg": ".jpg",
+	"image/png":  ".png",
+	"image/gif":  ".gif",
+	"image/webp": ".webp",
+}
+
+var coverContentType = map[string]string{".jpg": "image/jpeg", ".png": "image/png", ".gif": "image/gif", ".webp": "image/webp"}
+
+// coverName matches the names saveCover makes; anything else is not ours.
+var coverName = regexp.MustCompile(`^[0-9a-f]{32}\.(jpg|png|gif|webp)$`)
+
+// upload is a checked cover waiting to be saved.
+type upload struct {
+	file multipart.File
+	ext  string
+}
+
+// checkCover reads the optional "cover" part. It returns nil, "" when none
+// was sent, or a message for the form when it is too large or not an image.
+func (a *App) checkCover(r *http.Request) (*upload, int, string) {
+	file, hdr, err := r.FormFile("cover")
+	if errors.Is(err, http.ErrMissingFile) {
+		return nil, 0, ""
+	}
+	if err != nil {
+		return nil, http.StatusBadRequest, "The cover could not be read."
+	}
+	if hdr.Size == 0 {
+		file.Close()
+		return nil, 0, "" // an empty file input
+	}
+	if hdr.Size > a.opts.MaxCoverBytes {
+		file.Close()
+		return nil, http.StatusRequestEntityTooLarge, "The cover may be at most " + a.maxCoverText() + "."
+	}
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(file, head)
+	ext, ok := coverTypes[http.DetectContentType(head[:n])]
+	if !ok {
+		file.Close()
+		return nil, http.StatusUnprocessableEntity, "The cover must be a JPEG, PNG, GIF or WebP image."
+	}
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		file.Close()
+		return nil, http.StatusBadRequest, "The cover could not be read."
+	}
+	return &upload{file: file, ext: ext}, 0, ""
+}
+
+func (a *App) coverDir() string { return filepath.Join(a.opts.SharedDir, "covers") }
+
+// saveCover writes u under a random name in SHARED_DIR/covers and returns
+// the name. It writes a temporary file and renames it, so other instances
+// (on the same EFS) never see half a file.
+func (a *App) saveCover(u *upload) (string, error) {
+	defer u.file.Close()
+	dir := a.coverDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("covers: %w", err)
+	}
+	var b [16]byte
+	rand.Read(b[:])
+	name := hex.EncodeToString(b[:]) + u.ext
+	tmp, err := os.CreateTemp(dir, ".upload-*")
+	if err != nil {
+		return "", fmt.Errorf("covers: %w", err)
+	}
+	_, err = io.Copy(tmp, io.LimitReader(u.file, a.opts.MaxCoverBytes))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("covers: save: %w", err)
+	}
+	return name, nil
+}
+
+func (a *App) removeCover(name string) {
+	if coverName.MatchString(name) {
+		os.Remove(filepath.Join(a.coverDir(), name))
+	}
+}
+
+// cover serves a saved cover. Names are random and never reused, so the
+// file may be cached for good.
+func (a *App) cover(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "name")
+	if !coverName.MatchString(name) {
+		a.notFound(w, r)
+		return
+	}
+	f, err := os.Open(filepath.Join(a.coverDir(), name))
+	if err != nil {
+		a.notFound(w, r)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		a.notFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", coverContentType[filepath.Ext(name)])
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	http.ServeContent(w, r, name, st.ModTime(), f)
+}
+
+// maxCoverText is MaxCoverBytes for people: "2 MB", "64 KB".
+func (a *App) maxCoverText() string {
+	if n := a.opts.MaxCoverBytes; n >= 1<<20 {
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	return fmt.Sprintf("%d KB", a.opts.MaxCoverBytes>>10)
+}

@@ -1,0 +1,143 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The whole flow over HTTP: register and log in, add a book with a cover, a
+// second user buys 2, pays, picks a delivery; /orders shows it and the
+// stock is down by 2.
+func TestFullFlow(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	seller := e.client(0)
+	seller.signUp("Sally Seller", "sally@example.com")
+
+	r := seller.multipart("/book/add_book", map[string]string{
+		"title": "Dune", "author": "Frank Herbert", "description": "Spice.", "price": "19.99", "stock": "10",
+	}, "cover.png", png1x1)
+	if r.status != http.StatusSeeOther || r.location != "/book/my_books" {
+		t.Fatalf("add book: %d %s", r.status, snippet(r.body))
+	}
+	page := seller.follow(r)
+	if !strings.Contains(page.body, "Dune") || !strings.Contains(page.body, "is on sale") {
+		t.Fatalf("my books lacks the book or the flash: %s", snippet(page.body))
+	}
+
+	buyer := e.client(0)
+	buyer.signUp("Bob Buyer", "bob@example.com")
+	cat := buyer.get("/book/catalog")
+	m := regexp.MustCompile(`action="/buy/(\d+)"`).FindStringSubmatch(cat.body)
+	if cat.status != 200 || m == nil || !strings.Contains(cat.body, "19.99") || !strings.Contains(cat.body, "10 in stock") {
+		t.Fatalf("catalog: %d %s", cat.status, snippet(cat.body))
+	}
+	cover := regexp.MustCompile(`src="(/covers/[0-9a-f]{32}\.png)"`).FindStringSubmatch(cat.body)
+	if cover == nil {
+		t.Fatalf("catalog shows no cover: %s", snippet(cat.body))
+	}
+	img := buyer.get(cover[1])
+	if img.status != 200 || img.header.Get("Content-Type") != "image/png" || img.body != string(png1x1) {
+		t.Fatalf("cover: %d %q", img.status, img.header.Get("Content-Type"))
+	}
+
+	var bookID int64
+	fmt.Sscan(m[1], &bookID)
+	pid := buyer.buy(bookID, 2)
+	pay := buyer.get(fmt.Sprintf("/payment/%d", pid))
+	if pay.status != 200 || !strings.Contains(pay.body, "39.98") || !strings.Contains(pay.body, "Reserved.") {
+		t.Fatalf("payment page: %d %s", pay.status, snippet(pay.body))
+	}
+	r = buyer.post(fmt.Sprintf("/payment/%d", pid), url.Values{"method": {"PayPal"}})
+	if r.status != http.StatusSeeOther || r.location != fmt.Sprintf("/delivery/%d", pid) {
+		t.Fatalf("pay: %d %s %s", r.status, r.location, snippet(r.body))
+	}
+	del := buyer.follow(r)
+	if !strings.Contains(del.body, "Servientrega") || !strings.Contains(del.body, "Paid 39.98 by PayPal") {
+		t.Fatalf("delivery page: %s", snippet(del.body))
+	}
+	r = buyer.post(fmt.Sprintf("/delivery/%d", pid), url.Values{"provider": {"4"}})
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/orders") {
+		t.Fatalf("delivery: %d %s", r.status, snippet(r.body))
+	}
+	orders := buyer.follow(r)
+	for _, want := range []string{"Dune", "39.98", "Paid", "PayPal", "Servientrega", "15.00", "Delivery arranged"} {
+		if !strings.Contains(orders.body, want) {
+			t.Fatalf("/orders lacks %q: %s", want, snippet(orders.body))
+		}
+	}
+	if s := e.stock(bookID); s != 8 {
+		t.Fatalf("stock %d, want 8", s)
+	}
+	if cat := buyer.get("/book/catalog"); !strings.Contains(cat.body, "8 in stock") {
+		t.Fatalf("catalog doesn't show the new stock: %s", snippet(cat.body))
+	}
+	// The seller sees it in their own list with edit and delete.
+	if mb := seller.get("/book/my_books"); !strings.Contains(mb.body, fmt.Sprintf("/book/edit_book/%d", bookID)) {
+		t.Fatalf("my books: %s", snippet(mb.body))
+	}
+}
+
+func TestEditBookShowsCurrentStock(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	seller, sid := e.user(0, "sally@example.com")
+	id := e.book(sid, "Emma", bookIn(1250, 7))
+	r := seller.get(fmt.Sprintf("/book/edit_book/%d", id))
+	if r.status != 200 || !strings.Contains(r.body, `name="stock" type="number" value="7"`) || !strings.Contains(r.body, `value="12.50"`) {
+		t.Fatalf("edit form: %d %s", r.status, snippet(r.body))
+	}
+	r = seller.multipart(fmt.Sprintf("/book/edit_book/%d", id), map[string]string{
+		"title": "Emma", "author": "Jane Austen", "price": "13", "stock": "9"}, "", nil)
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("edit: %d %s", r.status, snippet(r.body))
+	}
+	if s := e.stock(id); s != 9 {
+		t.Fatalf("stock %d after edit, want 9", s)
+	}
+	// Another seller can't see or edit it.
+	other, _ := e.user(0, "other@example.com")
+	if r := other.get(fmt.Sprintf("/book/edit_book/%d", id)); r.status != 404 {
+		t.Fatalf("other seller's edit form: %d", r.status)
+	}
+	r = other.multipart(fmt.Sprintf("/book/edit_book/%d", id), map[string]string{
+		"title": "Mine", "author": "X", "price": "1", "stock": "1"}, "", nil)
+	if r.status != 404 || e.stock(id) != 9 {
+		t.Fatalf("other seller's edit: %d, stock %d", r.status, e.stock(id))
+	}
+}
+
+func TestPagesNeedLogin(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	c := e.client(0)
+	for _, p := range []string{"/book/my_books", "/book/add_book", "/orders", "/payment/1", "/delivery/1", "/admin/users"} {
+		if r := c.get(p); r.status != http.StatusSeeOther || r.location != "/login" {
+			t.Errorf("GET %s anonymous: %d %s", p, r.status, r.location)
+		}
+	}
+	if r := c.post("/buy/1", url.Values{"quantity": {"1"}}); r.status != http.StatusSeeOther || r.location != "/login" {
+		t.Errorf("POST /buy anonymous: %d %s", r.status, r.location)
+	}
+	for _, p := range []string{"/", "/book/catalog", "/login", "/register", "/logout"} {
+		if r := c.get(p); r.status != 200 {
+			t.Errorf("GET %s anonymous: %d", p, r.status)
+		}
+	}
+}
+
+func TestLogout(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	c, _ := e.user(0, "a@example.com")
+	if r := c.get("/orders"); r.status != 200 {
+		t.Fatalf("orders: %d", r.status)
+	}
+	r := c.post("/logout", nil)
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("logout: %d", r.status)
+	}
+	if r := c.get("/orders"); r.status != http.StatusSeeOther {
+		t.Fatalf("orders after logout: %d", r.status)
+	}
+}

@@ -1,0 +1,132 @@
+package web
+
+import (
+	"net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/bookstore-aws/bookstore/service/internal/money"
+)
+
+// Limits on form input. Lengths are in characters and match the columns in
+// the store's migrations; the numeric caps catch typos and overflow.
+const (
+	maxName        = 100
+	maxEmail       = 254 // RFC 5321's path limit
+	maxTitle       = 200
+	maxAuthor      = 200
+	maxDescription = 2000
+	minPassword    = 8
+	maxPassword    = 72 // bcrypt ignores bytes past 72
+	maxStock       = 100_000
+	maxQuantity    = 1_000
+)
+
+// form holds a submitted form's values and its errors by field name; pages
+// re-render it so the user sees what they typed next to what was wrong.
+type form struct {
+	values url.Values
+	Errors fieldErrors
+}
+
+type fieldErrors map[string]string
+
+// Get returns the error for field, or "".
+func (e fieldErrors) Get(field string) string { return e[field] }
+
+func newForm(v url.Values) *form {
+	if v == nil {
+		v = url.Values{}
+	}
+	return &form{values: v, Errors: fieldErrors{}}
+}
+
+// Get returns the trimmed value of field (passwords are never echoed: their
+// inputs have no value attribute).
+func (f *form) Get(field string) string { return strings.TrimSpace(f.values.Get(field)) }
+
+// Set sets a value shown when the form is rendered.
+func (f *form) Set(field, value string) { f.values.Set(field, value) }
+
+func (f *form) Valid() bool { return len(f.Errors) == 0 }
+
+func (f *form) fail(field, msg string) {
+	if _, ok := f.Errors[field]; !ok {
+		f.Errors[field] = msg
+	}
+}
+
+// text checks that field is present (if required), valid UTF-8 and at most
+// max characters, and returns it.
+func (f *form) text(field string, required bool, max int) string {
+	v := f.Get(field)
+	switch {
+	case required && v == "":
+		f.fail(field, "This field is required.")
+	case !utf8.ValidString(v):
+		f.fail(field, "This field contains invalid characters.")
+	case utf8.RuneCountInString(v) > max:
+		f.fail(field, "This field is too long (maximum is "+strconv.Itoa(max)+" characters).")
+	}
+	return v
+}
+
+// email checks that field holds one plain address (name@domain) and
+// returns it lower-cased, since the store compares addresses as stored.
+func (f *form) email(field string) string {
+	v := f.text(field, true, maxEmail)
+	if _, bad := f.Errors[field]; bad {
+		return ""
+	}
+	a, err := mail.ParseAddress(v)
+	_, domain, _ := strings.Cut(v, "@")
+	if err != nil || a.Address != v || a.Name != "" || !strings.Contains(domain, ".") {
+		f.fail(field, "Enter an email address like name@example.com.")
+		return ""
+	}
+	return strings.ToLower(v)
+}
+
+// integer checks that field is a whole number in [min, max].
+func (f *form) integer(field string, min, max int) int {
+	v := f.Get(field)
+	n, err := strconv.Atoi(v)
+	switch {
+	case v == "":
+		f.fail(field, "This field is required.")
+	case err != nil:
+		f.fail(field, "Enter a whole number.")
+	case n < min:
+		f.fail(field, "Enter a number no less than "+strconv.Itoa(min)+".")
+	case n > max:
+		f.fail(field, "Enter a number no more than "+strconv.Itoa(max)+".")
+	default:
+		return n
+	}
+	return 0
+}
+
+// price checks that field is an amount (see money.Parse).
+func (f *form) price(field string) money.Cents {
+	c, err := money.Parse(f.Get(field))
+	if err != nil {
+		msg := err.Error()
+		f.fail(field, strings.ToUpper(msg[:1])+msg[1:]+".")
+		return 0
+	}
+	return c
+}
+
+// oneOf checks that field is one of choices.
+func (f *form) oneOf(field string, choices []string) string {
+	v := f.Get(field)
+	for _, c := range choices {
+		if v == c {
+			return v
+		}
+	}
+	f.fail(field, "Choose one of the options.")
+	return ""
+}

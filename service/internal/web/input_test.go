@@ -1,0 +1,241 @@
+package web_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/bookstore-aws/bookstore/service/internal/web"
+)
+
+// snapshot counts every table a bad request could touch.
+func (e *env) snapshot() string {
+	var parts []string
+	for _, q := range []string{
+		"SELECT COUNT(*) FROM users", "SELECT COUNT(*) FROM books", "SELECT COUNT(*) FROM purchases",
+		"SELECT COUNT(*) FROM payments", "SELECT COUNT(*) FROM deliveries", "SELECT COALESCE(SUM(stock), 0) FROM books",
+		"SELECT COALESCE(SUM(price_cents), 0) FROM books", "SELECT version FROM catalog_version",
+	} {
+		parts = append(parts, fmt.Sprint(e.count(q)))
+	}
+	return strings.Join(parts, ",")
+}
+
+// Bad input gets a 4xx with the form and a clear message, never a 500, and
+// the database is untouched.
+func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
+	e := newEnv(t, 1, func(o *web.Options) { o.MaxCoverBytes = 64 << 10 })
+	seller, sid := e.user(0, "seller@example.com")
+	book := e.book(sid, "Real", bookIn(1000, 5))
+	buyer, _ := e.user(0, "buyer@example.com")
+	paid := buyer.buy(book, 1)
+	buyer.post(fmt.Sprintf("/payment/%d", paid), url.Values{"method": {"PayPal"}})
+	pending := buyer.buy(book, 1)
+
+	good := map[string]string{"title": "T", "author": "A", "description": "D", "price": "10.00", "stock": "3"}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range good {
+			m[a] = b
+		}
+		m[k] = v
+		return m
+	}
+	long := strings.Repeat("é", 201)
+	type tc struct {
+		name   string
+		do     func() resp
+		status int
+		msg    string
+	}
+	cases := []tc{}
+	for _, f := range []struct{ field, value, msg string }{
+		{"price", "abc", "digits with at most 2 decimals"},
+		{"price", "-5", "must not be negative"},
+		{"price", "1e309", "digits with at most 2 decimals"},
+		{"price", "99999999999999999999", "must be at most"},
+		{"price", "", "Enter an amount"},
+		{"stock", "abc", "whole number"},
+		{"stock", "-1", "no less than 0"},
+		{"stock", "99999999999", "no more than 100000"},
+		{"stock", "2.5", "whole number"},
+		{"title", long, "too long"},
+		{"title", "", "required"},
+		{"author", long, "too long"},
+		{"description", strings.Repeat("x", 2001), "too long"},
+		{"title", "bad \xff utf-8", "invalid characters"},
+	} {
+		fields := with(f.field, f.value)
+		cases = append(cases, tc{"add " + f.field + "=" + trunc(f.value), func() resp { return seller.multipart("/book/add_book", fields, "", nil) }, 422, f.msg})
+		cases = append(cases, tc{"edit " + f.field + "=" + trunc(f.value), func() resp {
+			return seller.multipart(fmt.Sprintf("/book/edit_book/%d", book), fields, "", nil)
+		}, 422, f.msg})
+	}
+	cases = append(cases,
+		tc{"cover not an image", func() resp {
+			return seller.multipart("/book/add_book", good, "evil.png", []byte("<script>alert(1)</script>"))
+		}, 422, "must be a JPEG, PNG, GIF or WebP"},
+		tc{"cover html named jpg", func() resp {
+			return seller.multipart("/book/add_book", good, "x.jpg", []byte("<!DOCTYPE html><html></html>"))
+		}, 422, "must be a JPEG"},
+		tc{"cover oversized", func() resp {
+			return seller.multipart("/book/add_book", good, "big.png", append(append([]byte{}, png1x1...), bytes.Repeat([]byte{0}, 70<<10)...))
+		}, 413, "at most"},
+		tc{"quantity 0", func() resp { return buyer.post(fmt.Sprintf("/buy/%d", book), url.Values{"quantity": {"0"}}) }, 422, "no less than 1"},
+		tc{"quantity negative", func() resp { return buyer.post(fmt.Sprintf("/buy/%d", book), url.Values{"quantity": {"-3"}}) }, 422, "no less than 1"},
+		tc{"quantity text", func() resp { return buyer.post(fmt.Sprintf("/buy/%d", book), url.Values{"quantity": {"two"}}) }, 422, "whole number"},
+		tc{"quantity huge", func() resp {
+			return buyer.post(fmt.Sprintf("/buy/%d", book), url.Values{"quantity": {"99999999999999999999"}})
+		}, 422, "whole number"},
+		tc{"quantity over stock", func() resp { return buyer.post(fmt.Sprintf("/buy/%d", book), url.Values{"quantity": {"4"}}) }, 409, "Only 3 left"},
+		tc{"quantity missing", func() resp { return buyer.post(fmt.Sprintf("/buy/%d", book), url.Values{}) }, 422, "required"},
+		tc{"buy unknown book", func() resp { return buyer.post("/buy/999999", url.Values{"quantity": {"1"}}) }, 404, "nothing here"},
+		tc{"buy non-numeric id", func() resp { return buyer.post("/buy/abc", url.Values{"quantity": {"1"}}) }, 404, "nothing here"},
+		tc{"edit unknown book", func() resp { return seller.get("/book/edit_book/999999") }, 404, "nothing here"},
+		tc{"delete unknown book", func() resp { return seller.post("/book/delete_book/0", nil) }, 404, "nothing here"},
+		tc{"payment unknown id", func() resp { return buyer.get("/payment/999999") }, 404, "nothing here"},
+		tc{"payment id overflow", func() resp { return buyer.get("/payment/99999999999999999999999") }, 404, "nothing here"},
+		tc{"payment bad method", func() resp {
+			return buyer.post(fmt.Sprintf("/payment/%d", pending), url.Values{"method": {"Bitcoin"}})
+		}, 422, "Choose one of the options"},
+		tc{"delivery unknown provider", func() resp {
+			return buyer.post(fmt.Sprintf("/delivery/%d", paid), url.Values{"provider": {"99"}})
+		}, 422, "Choose one of the delivery providers"},
+		tc{"delivery non-numeric provider", func() resp {
+			return buyer.post(fmt.Sprintf("/delivery/%d", paid), url.Values{"provider": {"DHL"}})
+		}, 422, "Choose a delivery provider"},
+		tc{"register bad email", func() resp {
+			return e.client(0).post("/register", url.Values{"name": {"N"}, "email": {"not-an-email"}, "password": {"long enough"}})
+		}, 422, "Enter an email address"},
+		tc{"register email with name", func() resp {
+			return e.client(0).post("/register", url.Values{"name": {"N"}, "email": {"Bob <bob@example.com>"}, "password": {"long enough"}})
+		}, 422, "Enter an email address"},
+		tc{"register long name", func() resp {
+			return e.client(0).post("/register", url.Values{"name": {strings.Repeat("n", 101)}, "email": {"n@example.com"}, "password": {"long enough"}})
+		}, 422, "too long"},
+		tc{"register long email", func() resp {
+			return e.client(0).post("/register", url.Values{"name": {"N"}, "email": {strings.Repeat("n", 250) + "@example.com"}, "password": {"long enough"}})
+		}, 422, "too long"},
+		tc{"register short password", func() resp {
+			return e.client(0).post("/register", url.Values{"name": {"N"}, "email": {"n@example.com"}, "password": {"short"}})
+		}, 422, "at least 8"},
+		tc{"register huge form", func() resp {
+			return e.client(0).post("/register", url.Values{"name": {strings.Repeat("n", 100<<10)}, "email": {"n@example.com"}, "password": {"long enough"}})
+		}, 400, "could not be read"},
+		tc{"login bad email", func() resp {
+			return e.client(0).post("/login", url.Values{"email": {"nope"}, "password": {"x"}})
+		}, 422, "Enter an email address"},
+		tc{"login wrong password", func() resp {
+			return e.client(0).post("/login", url.Values{"email": {"buyer@example.com"}, "password": {"wrong"}})
+		}, 401, "incorrect"},
+		tc{"login unknown user", func() resp {
+			return e.client(0).post("/login", url.Values{"email": {"ghost@example.com"}, "password": {"whatever1"}})
+		}, 401, "incorrect"},
+	)
+	before := e.snapshot()
+	for _, c := range cases {
+		r := c.do()
+		if r.status != c.status || !strings.Contains(r.body, c.msg) {
+			t.Errorf("%s: got %d, want %d with %q: %s", c.name, r.status, c.status, c.msg, snippet(r.body))
+		}
+		if c.status == 422 && strings.HasPrefix(c.name, "add ") && !strings.Contains(r.body, `enctype="multipart/form-data"`) {
+			t.Errorf("%s: the form was not re-rendered", c.name)
+		}
+		if after := e.snapshot(); after != before {
+			t.Fatalf("%s changed the database: %s -> %s", c.name, before, after)
+		}
+	}
+	if n := e.count("SELECT COUNT(*) FROM books WHERE cover IS NOT NULL"); n != 0 {
+		t.Fatalf("%d covers recorded", n)
+	}
+	if r := seller.get("/covers/..%2f..%2fetc%2fpasswd"); r.status != 404 {
+		t.Fatalf("cover path traversal: %d", r.status)
+	}
+}
+
+func trunc(s string) string {
+	if len(s) > 12 {
+		return s[:12] + "…"
+	}
+	return s
+}
+
+// A refused form keeps what the user typed.
+func TestRefusedFormKeepsValues(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	seller, _ := e.user(0, "seller@example.com")
+	r := seller.multipart("/book/add_book", map[string]string{"title": "Keep <me>", "author": "A", "price": "x", "stock": "3"}, "", nil)
+	if r.status != 422 || !strings.Contains(r.body, `value="Keep &lt;me&gt;"`) {
+		t.Fatalf("%d %s", r.status, snippet(r.body))
+	}
+}
+
+// Login is throttled per email (and per IP): the sixth try in a minute for
+// one address is refused even with the right password, and other addresses
+// are unaffected.
+func TestLoginIsThrottled(t *testing.T) {
+	e := newEnv(t, 1, func(o *web.Options) { o.LoginPerEmail, o.LoginPerIP = 5, 8 })
+	c, _ := e.user(0, "victim@example.com") // one attempt used
+	for range 4 {
+		if r := c.post("/login", url.Values{"email": {"victim@example.com"}, "password": {"guess"}}); r.status != http.StatusUnauthorized {
+			t.Fatalf("guess: %d", r.status)
+		}
+	}
+	r := c.post("/login", url.Values{"email": {"victim@example.com"}, "password": {"correct horse"}})
+	if r.status != http.StatusTooManyRequests || !strings.Contains(r.body, "Too many login attempts") {
+		t.Fatalf("sixth attempt: %d %s", r.status, snippet(r.body))
+	}
+	// Same IP, other address: under the per-IP cap of 8 still.
+	e.user(0, "bystander@example.com")
+	// Per IP: with X-Forwarded-For spoofing the leftmost entry changes
+	// nothing; the proxy-appended last entry counts.
+	c2 := e.client(0)
+	c2.hdr.Set("X-Forwarded-For", "1.2.3.4, 10.9.9.9")
+	for i := range 8 {
+		c2.hdr.Set("X-Forwarded-For", fmt.Sprintf("1.2.3.%d, 10.9.9.9", i))
+		if r := c2.post("/login", url.Values{"email": {fmt.Sprintf("u%d@example.com", i)}, "password": {"x"}}); r.status != http.StatusUnauthorized {
+			t.Fatalf("attempt %d from 10.9.9.9: %d", i, r.status)
+		}
+	}
+	if r := c2.post("/login", url.Values{"email": {"u9@example.com"}, "password": {"x"}}); r.status != http.StatusTooManyRequests {
+		t.Fatalf("ninth attempt from one IP: %d", r.status)
+	}
+}
+
+// Session cookies: HttpOnly and SameSite=Lax always; Secure exactly when the
+// ALB says the client used HTTPS.
+func TestSessionCookieFlags(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	e.user(0, "a@example.com")
+	for _, https := range []bool{false, true} {
+		c := e.client(0)
+		if https {
+			c.hdr.Set("X-Forwarded-Proto", "https")
+		}
+		r := c.post("/login", url.Values{"email": {"a@example.com"}, "password": {"correct horse"}})
+		sc := r.header.Get("Set-Cookie")
+		if r.status != http.StatusSeeOther || !strings.Contains(sc, "session=") || !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Lax") {
+			t.Fatalf("https=%v: %d %q", https, r.status, sc)
+		}
+		if strings.Contains(sc, "Secure") != https {
+			t.Fatalf("https=%v: Set-Cookie %q", https, sc)
+		}
+		if https && r.header.Get("Strict-Transport-Security") == "" {
+			t.Fatal("no HSTS over https")
+		}
+	}
+}
+
+// Sessions live in MySQL: log in through one instance, be signed in on
+// another.
+func TestSessionsAreSharedAcrossInstances(t *testing.T) {
+	e := newEnv(t, 2, nil)
+	c, _ := e.user(0, "roamer@example.com")
+	c.base = e.servers[1].URL
+	if r := c.get("/orders"); r.status != 200 {
+		t.Fatalf("orders on the other instance: %d", r.status)
+	}
+}

@@ -1,0 +1,177 @@
+package web_test
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/bookstore-aws/bookstore/service/internal/web"
+)
+
+// proxy is a TCP proxy to the database that the test can cut (connections
+// reset, new ones refused) or stall (bytes stop flowing, like a network
+// partition), and restore.
+type proxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	mode   string // "up", "cut", "stall"
+	conns  map[net.Conn]bool
+	resume chan struct{}
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target, mode: "up", conns: map[net.Conn]bool{}, resume: make(chan struct{})}
+	t.Cleanup(func() { ln.Close(); p.set("cut") })
+	go p.serve()
+	return p
+}
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		mode := p.mode
+		p.mu.Unlock()
+		if mode == "cut" {
+			c.Close()
+			continue
+		}
+		go p.pipe(c)
+	}
+}
+
+func (p *proxy) pipe(c net.Conn) {
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns[c], p.conns[up] = true, true
+	p.mu.Unlock()
+	cp := func(dst, src net.Conn) {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			p.mu.Lock()
+			stalled, resume := p.mode == "stall", p.resume
+			p.mu.Unlock()
+			if stalled {
+				<-resume
+			}
+			if n > 0 {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		dst.Close()
+		src.Close()
+	}
+	go cp(up, c)
+	cp(c, up)
+}
+
+// set switches mode; "cut" also resets every open connection.
+func (p *proxy) set(mode string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mode == "stall" && mode != "stall" {
+		close(p.resume)
+		p.resume = make(chan struct{})
+	}
+	p.mode = mode
+	if mode == "cut" {
+		for c := range p.conns {
+			if tc, ok := c.(*net.TCPConn); ok {
+				tc.SetLinger(0)
+			}
+			c.Close()
+		}
+		p.conns = map[net.Conn]bool{}
+	}
+}
+
+// When the database goes away pages answer 503 within a bounded time, and
+// when it comes back the same instance serves again, with no restart. Both
+// kinds of outage: connections refused, and a silent network.
+func TestDatabaseOutageAndRecovery(t *testing.T) {
+	e := newEnv(t, 0, nil)
+	cfg, err := mysql.ParseDSN(e.db.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, cfg.Addr)
+	cfg.Addr = p.ln.Addr().String()
+	const timeout = time.Second
+	e.db.Timeout = timeout
+	e.addInstance(cfg.FormatDSN(), func(o *web.Options) {})
+	_, sid := e.user(0, "seller@example.com")
+	e.book(sid, "Survivor", bookIn(100, 3))
+	anon := e.client(0)
+	user, _ := e.user(0, "reader@example.com")
+
+	check := func(when string, want int) {
+		t.Helper()
+		for _, c := range []*client{anon, user} {
+			start := time.Now()
+			r := c.get("/book/catalog")
+			took := time.Since(start)
+			if r.status != want {
+				t.Fatalf("%s: catalog %d, want %d: %s", when, r.status, want, snippet(r.body))
+			}
+			if took > 3*timeout {
+				t.Fatalf("%s: catalog took %v", when, took)
+			}
+			if want == 503 && (!strings.Contains(r.body, "cannot reach its database") || r.header.Get("Retry-After") == "") {
+				t.Fatalf("%s: 503 page: %s", when, snippet(r.body))
+			}
+		}
+		if r := anon.get("/readyz"); (want == 200) != (r.status == 200) {
+			t.Fatalf("%s: readyz %d", when, r.status)
+		}
+		if r := anon.get("/healthz"); r.status != 200 {
+			t.Fatalf("%s: healthz %d", when, r.status)
+		}
+	}
+	check("before", 200)
+	for _, mode := range []string{"cut", "stall"} {
+		p.set(mode)
+		check(mode, http.StatusServiceUnavailable)
+		p.set("up")
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r := user.get("/book/catalog")
+			if r.status == 200 && strings.Contains(r.body, "Survivor") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after %s: no recovery, still %d", mode, r.status)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		check("after "+mode, 200)
+	}
+	if !strings.Contains(e.logs.String(), `"msg":"database unavailable"`) {
+		t.Fatal("the outage was not logged")
+	}
+}
+
+var _ = io.EOF
