@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -80,6 +81,9 @@ func buildImage(t testing.TB) {
 }
 
 func build(root string) error {
+	if err := readBuildContext(root); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	list := exec.CommandContext(ctx, "go", "list", "-deps", "-tags", "noembedded", "./service")
@@ -105,6 +109,29 @@ func build(root string) error {
 		return fmt.Errorf("image build: %w", err)
 	}
 	return nil
+}
+
+// readBuildContext reads every file the image is built from. podman reads them
+// in another process, which go test's result cache does not see; reading them
+// here makes a change to any of them re-run this package instead of reporting
+// a cached pass.
+func readBuildContext(root string) error {
+	for _, f := range []string{"Dockerfile", ".dockerignore", "go.mod", "go.sum"} {
+		if _, err := os.ReadFile(filepath.Join(root, f)); err != nil {
+			return err
+		}
+	}
+	return filepath.WalkDir(filepath.Join(root, "service"), func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && d.Name() == "e2e":
+			return filepath.SkipDir
+		case d.Type().IsRegular():
+			_, err = os.ReadFile(path)
+		}
+		return err
+	})
 }
 
 // imageInfo is the part of `podman image inspect` the tests read.
