@@ -1,0 +1,98 @@
+// Package config reads and checks the service's environment in one place.
+// Every error names the variable it is about. Nothing secret has a default:
+// the Flask original kept its secret key and database password in the
+// source (fault 7).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bookstore-aws/bookstore/service/internal/dbconn"
+)
+
+// Defaults, from DESIGN.md's service contract.
+const (
+	DefaultPort         = 5000
+	DefaultSharedDir    = "/app/shared"
+	DefaultDrainTimeout = 25 * time.Second
+	// MaxDrainTimeout keeps the drain inside the ALB's 30 s deregistration
+	// delay, so the load balancer never cuts a request we are finishing.
+	MaxDrainTimeout = 30 * time.Second
+)
+
+// Config is the service's whole configuration.
+type Config struct {
+	Port         int           // PORT: TCP port for plain HTTP, 1-65535
+	SharedDir    string        // SHARED_DIR: covers are written under it
+	AdminEmails  []string      // ADMIN_EMAILS: lower-cased addresses
+	LogLevel     slog.Level    // LOG_LEVEL: debug, info, warn or error
+	DrainTimeout time.Duration // DRAIN_TIMEOUT: Go duration, > 0 and < 30 s
+	DB           dbconn.Settings
+}
+
+// FromEnv reads the configuration through getenv (os.Getenv in production).
+// It returns every problem at once, joined, each naming its variable.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Config{SharedDir: DefaultSharedDir, DrainTimeout: DefaultDrainTimeout, LogLevel: slog.LevelInfo}
+	var errs []error
+	var err error
+	if c.Port, err = Port(getenv); err != nil {
+		errs = append(errs, err)
+	}
+	if v := strings.TrimSpace(getenv("SHARED_DIR")); v != "" {
+		if !strings.HasPrefix(v, "/") {
+			errs = append(errs, fmt.Errorf("SHARED_DIR: %q is not an absolute path", v))
+		}
+		c.SharedDir = v
+	}
+	for _, e := range strings.Split(getenv("ADMIN_EMAILS"), ",") {
+		e = strings.ToLower(strings.TrimSpace(e))
+		if e == "" {
+			continue
+		}
+		if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
+			errs = append(errs, fmt.Errorf("ADMIN_EMAILS: %q is not an email address (want a comma-separated list like a@example.com,b@example.com)", e))
+			continue
+		}
+		c.AdminEmails = append(c.AdminEmails, e)
+	}
+	if v := strings.TrimSpace(getenv("LOG_LEVEL")); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not one of debug, info, warn, error", v))
+		}
+	}
+	if v := strings.TrimSpace(getenv("DRAIN_TIMEOUT")); v != "" {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("DRAIN_TIMEOUT: %q is not a Go duration like 25s", v))
+		case d <= 0 || d >= MaxDrainTimeout:
+			errs = append(errs, fmt.Errorf("DRAIN_TIMEOUT: %s must be more than 0 and less than the ALB's 30s deregistration delay", d))
+		default:
+			c.DrainTimeout = d
+		}
+	}
+	if c.DB, err = dbconn.SettingsFromEnv(getenv); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+// Port reads PORT (default 5000); the healthcheck mode needs only this.
+func Port(getenv func(string) string) (int, error) {
+	v := strings.TrimSpace(getenv("PORT"))
+	if v == "" {
+		return DefaultPort, nil
+	}
+	p, err := strconv.Atoi(v)
+	if err != nil || p < 1 || p > 65535 {
+		return 0, fmt.Errorf("PORT: %q is not a TCP port (1-65535)", v)
+	}
+	return p, nil
+}

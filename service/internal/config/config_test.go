@@ -1,0 +1,61 @@
+package config
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bookstore-aws/bookstore/service/internal/dbconn"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 5000 || c.SharedDir != "/app/shared" || c.DrainTimeout != 25*time.Second || c.LogLevel != slog.LevelInfo ||
+		len(c.AdminEmails) != 0 || c.DB.Mode != dbconn.ModeEmbedded {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestValues(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{
+		"PORT": "8080", "SHARED_DIR": "/mnt/x", "ADMIN_EMAILS": " A@Example.com, b@example.com ,", "LOG_LEVEL": "debug",
+		"DRAIN_TIMEOUT": "10s", "DATABASE_URL": "mysql://u:p@db:3306/bookstore",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 8080 || c.SharedDir != "/mnt/x" || strings.Join(c.AdminEmails, ",") != "a@example.com,b@example.com" ||
+		c.LogLevel != slog.LevelDebug || c.DrainTimeout != 10*time.Second || c.DB.Mode != dbconn.ModeURL {
+		t.Fatalf("%+v", c)
+	}
+}
+
+// Each bad value is reported, by variable name, all at once.
+func TestErrorsNameTheVariable(t *testing.T) {
+	_, err := FromEnv(env(map[string]string{
+		"PORT": "http", "SHARED_DIR": "relative/dir", "ADMIN_EMAILS": "root", "LOG_LEVEL": "loud",
+		"DRAIN_TIMEOUT": "45s", "DATABASE_URL": "postgres://x",
+	}))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, name := range []string{"PORT", "SHARED_DIR", "ADMIN_EMAILS", "LOG_LEVEL", "DRAIN_TIMEOUT", "DATABASE_URL"} {
+		if !strings.Contains(err.Error(), name+":") {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+	for _, bad := range []map[string]string{
+		{"PORT": "0"}, {"PORT": "70000"}, {"DRAIN_TIMEOUT": "0s"}, {"DRAIN_TIMEOUT": "30s"}, {"DRAIN_TIMEOUT": "25"},
+		{"ADMIN_EMAILS": "Admin <a@example.com>"},
+	} {
+		if _, err := FromEnv(env(bad)); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
