@@ -1,0 +1,29 @@
+#!/bin/bash
+# First boot of a fleet (Auto Scaling group) instance: EFS, docker + compose,
+# ECR, then bookstore.service runs /opt/bookstore/compose.yaml.
+# Safe to run again by hand: sudo /opt/bookstore/bin/fleet-boot.sh
+set -Eeuo pipefail
+# shellcheck source=lib.sh
+. /opt/bookstore/bin/lib.sh
+# shellcheck source=efs.sh
+. /opt/bookstore/bin/efs.sh
+# shellcheck source=compose.sh
+. /opt/bookstore/bin/compose.sh
+# shellcheck source=/dev/null
+. /opt/bookstore/boot.env
+trap 'on_error $?' ERR
+: "${IMAGE_REF:?} ${EFS_ID:?} ${EFS_ACCESS_POINT:?} ${ECR_REGISTRY:?} ${ECR_REGION:?}"
+
+log "fleet boot: start, image ${IMAGE_REF}"
+require_x86_64
+need aws awscli-2
+need docker docker
+need mount.efs amazon-efs-utils
+
+mount_efs "${EFS_ID}" "${EFS_ACCESS_POINT}"
+start_docker
+install_compose
+write_instance_env
+pull_image "${IMAGE_REF}"
+start_unit bookstore.service
+log "fleet boot: done, $(docker compose --project-directory "${BOOKSTORE_DIR}" ps --format '{{.Name}} {{.Status}}')"

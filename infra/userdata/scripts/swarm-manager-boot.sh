@@ -1,0 +1,103 @@
+#!/bin/bash
+# First boot of the Swarm manager: EFS, docker, `docker swarm init` on the
+# private address, the worker join token into SSM Parameter Store, then the
+# bookstore service (created, or updated when it already exists).
+# Safe to run again by hand: sudo /opt/bookstore/bin/swarm-manager-boot.sh
+set -Eeuo pipefail
+# shellcheck source=lib.sh
+. /opt/bookstore/bin/lib.sh
+# shellcheck source=efs.sh
+. /opt/bookstore/bin/efs.sh
+# shellcheck source=/dev/null
+. /opt/bookstore/boot.env
+trap 'on_error $?' ERR
+: "${IMAGE_REF:?} ${EFS_ID:?} ${EFS_ACCESS_POINT:?} ${ECR_REGISTRY:?} ${ECR_REGION:?} ${REGION:?}"
+: "${REPLICAS:?} ${JOIN_TOKEN_PARAMETER:?} ${LOG_GROUP:?} ${SERVICE_NAME:?}"
+
+swarm_state() {
+	docker info --format '{{.Swarm.LocalNodeState}}'
+}
+
+# The token goes to the CLI through a 0600 file, not argv, so it never shows
+# in the process list. Run under retry, where set -e is off: each step checks.
+store_join_token() {
+	local file rc=1
+	file=$(mktemp)
+	if docker swarm join-token --quiet worker | tr -d '\n' >"${file}" && [[ -s ${file} ]]; then
+		aws ssm put-parameter --region "${REGION}" --name "${JOIN_TOKEN_PARAMETER}" \
+			--type SecureString --overwrite --value "file://${file}" >/dev/null && rc=0
+	fi
+	rm -f "${file}"
+	return "${rc}"
+}
+
+running_tasks() {
+	docker service ps "${SERVICE_NAME}" --filter desired-state=running --format '{{.CurrentState}}' | grep -c '^Running' || true
+}
+
+log "swarm manager boot: start, image ${IMAGE_REF}, ${REPLICAS} replicas"
+require_x86_64
+need aws awscli-2
+need docker docker
+need mount.efs amazon-efs-utils
+
+mount_efs "${EFS_ID}" "${EFS_ACCESS_POINT}"
+start_docker
+pull_image "${IMAGE_REF}"
+
+if [[ $(swarm_state) == active ]]; then
+	log "swarm already initialised"
+else
+	private_ip=$(retry 5 "read local-ipv4 from IMDSv2" imds local-ipv4) || die "IMDSv2 unreachable"
+	docker swarm init --advertise-addr "${private_ip}" >/dev/null
+	log "swarm initialised, advertising ${private_ip}:2377"
+fi
+retry 8 "store the join token in ${JOIN_TOKEN_PARAMETER}" store_join_token ||
+	die "could not write ${JOIN_TOKEN_PARAMETER}: the instance role needs ssm:PutParameter on it"
+
+# Both create and update take these; rollbacks are automatic when new tasks
+# fail within the monitor window. The stop grace period outlasts the
+# service's DRAIN_TIMEOUT (25s).
+common=(
+	--detach --with-registry-auth
+	--replicas "${REPLICAS}"
+	--stop-grace-period 30s
+	--restart-condition any
+	--update-parallelism 1 --update-delay 10s --update-order start-first
+	--update-failure-action rollback --update-monitor 60s
+	--rollback-parallelism 1 --rollback-order start-first --rollback-monitor 30s
+	--log-driver awslogs
+	--log-opt "awslogs-region=${REGION}"
+	--log-opt "awslogs-group=${LOG_GROUP}"
+	--log-opt 'tag=swarm/{{.Name}}'
+)
+if docker service inspect "${SERVICE_NAME}" >/dev/null 2>&1; then
+	env_args=()
+	while IFS= read -r line; do
+		[[ -z ${line} || ${line} == '#'* ]] && continue
+		env_args+=(--env-add "${line}")
+	done <"${BOOKSTORE_DIR}/app.env"
+	docker service update "${common[@]}" "${env_args[@]}" \
+		--image "${IMAGE_REF}" \
+		--publish-add published=5000,target=5000 \
+		--mount-add "type=bind,source=${EFS_MOUNT},target=/app/shared" \
+		"${SERVICE_NAME}" >/dev/null
+	log "service ${SERVICE_NAME} updated"
+else
+	docker service create "${common[@]}" \
+		--name "${SERVICE_NAME}" \
+		--env-file "${BOOKSTORE_DIR}/app.env" \
+		--publish published=5000,target=5000 \
+		--mount "type=bind,source=${EFS_MOUNT},target=/app/shared" \
+		"${IMAGE_REF}" >/dev/null
+	log "service ${SERVICE_NAME} created"
+fi
+
+# Swarm keeps converging on its own; this wait only makes the log tell.
+for _ in $(seq 1 60); do
+	if (($(running_tasks) >= REPLICAS)); then
+		break
+	fi
+	sleep 5
+done
+log "swarm manager boot: done, $(running_tasks)/${REPLICAS} tasks running"

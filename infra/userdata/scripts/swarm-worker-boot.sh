@@ -1,0 +1,54 @@
+#!/bin/bash
+# First boot of a Swarm worker: EFS (tasks bind it), docker, the image pulled
+# ahead of time, then `docker swarm join` with the token the manager stored in
+# SSM Parameter Store. Safe to run again: an active node is left alone.
+set -Eeuo pipefail
+# shellcheck source=lib.sh
+. /opt/bookstore/bin/lib.sh
+# shellcheck source=efs.sh
+. /opt/bookstore/bin/efs.sh
+# shellcheck source=/dev/null
+. /opt/bookstore/boot.env
+trap 'on_error $?' ERR
+: "${IMAGE_REF:?} ${EFS_ID:?} ${EFS_ACCESS_POINT:?} ${ECR_REGISTRY:?} ${ECR_REGION:?} ${REGION:?} ${MANAGER_ADDRESS:?} ${JOIN_TOKEN_PARAMETER:?}"
+
+swarm_state() {
+	docker info --format '{{.Swarm.LocalNodeState}}'
+}
+
+# The manager overwrites a placeholder; only a real token counts.
+read_token() {
+	TOKEN=$(aws ssm get-parameter --region "${REGION}" --name "${JOIN_TOKEN_PARAMETER}" \
+		--with-decryption --query Parameter.Value --output text) &&
+		[[ ${TOKEN} == SWMTKN-1-* ]]
+}
+
+join_swarm() {
+	case "$(swarm_state)" in
+	active) return 0 ;;
+	pending | error) docker swarm leave --force >/dev/null 2>&1 || true ;;
+	esac
+	docker swarm join --token "${TOKEN}" "${MANAGER_ADDRESS}:2377"
+}
+
+log "swarm worker boot: start, manager ${MANAGER_ADDRESS}"
+require_x86_64
+need aws awscli-2
+need docker docker
+need mount.efs amazon-efs-utils
+
+mount_efs "${EFS_ID}" "${EFS_ACCESS_POINT}"
+start_docker
+pull_image "${IMAGE_REF}"
+
+if [[ $(swarm_state) == active ]]; then
+	log "already an active swarm node"
+else
+	TOKEN=
+	RETRY_MAX_DELAY=30 retry 40 "read the join token from ${JOIN_TOKEN_PARAMETER}" read_token ||
+		die "no join token in ${JOIN_TOKEN_PARAMETER}: has the manager booted? (its log: /var/log/cloud-init-output.log)"
+	retry 10 "join the swarm at ${MANAGER_ADDRESS}:2377" join_swarm ||
+		die "could not join ${MANAGER_ADDRESS}:2377: check the swarm security group (2377/tcp, 7946/tcp+udp, 4789/udp)"
+	TOKEN=
+fi
+log "swarm worker boot: done, node state $(swarm_state)"
