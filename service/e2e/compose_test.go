@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -232,4 +234,50 @@ func hasNamedVolume(p *types.Project, s types.ServiceConfig, target string) bool
 		}
 	}
 	return false
+}
+
+// TestComposeDBHealthcheck runs the db service's health check command, as the
+// mysql image's shell would, against the test server: it must pass with the
+// right user, password and database, and fail with a wrong password, so
+// "healthy" means the app can log in.
+func TestComposeDBHealthcheck(t *testing.T) {
+	raw := os.Getenv("BOOKSTORE_TEST_DATABASE_URL")
+	if raw == "" {
+		missing(t, "BOOKSTORE_TEST_DATABASE_URL is not set: the health check needs a MariaDB/MySQL to ask (run .ci/run)")
+	}
+	mysqlClient, err := exec.LookPath("mysql")
+	if err != nil {
+		missing(t, "no mysql client: apt-get install mariadb-client (or run .ci/run)")
+	}
+	db, err := parseTestDB(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.cfg.Net != "tcp" || db.cfg.Addr != "127.0.0.1:3306" {
+		t.Skipf("the health check asks 127.0.0.1:3306, and BOOKSTORE_TEST_DATABASE_URL names %s %s", db.cfg.Net, db.cfg.Addr)
+	}
+	p, err := loadCompose(t, "MYSQL_PASSWORD=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	test := p.Services["db"].HealthCheck.Test
+	if len(test) != 2 || test[0] != "CMD-SHELL" {
+		t.Fatalf("db healthcheck %q: want [CMD-SHELL, command]", test)
+	}
+	run := func(password string) error {
+		cmd := exec.Command("sh", "-c", test[1])
+		cmd.Env = append(os.Environ(), "MYSQL_USER="+db.cfg.User, "MYSQL_PASSWORD="+password, "MYSQL_DATABASE="+db.cfg.DBName,
+			"PATH="+filepath.Dir(mysqlClient)+":/usr/bin:/bin")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, out)
+		}
+		return nil
+	}
+	if err := run(db.cfg.Passwd); err != nil {
+		t.Errorf("health check %q fails against a live server: %v", test[1], err)
+	}
+	if err := run(db.cfg.Passwd + "-wrong"); err == nil {
+		t.Errorf("health check %q passes with a wrong password", test[1])
+	}
 }
