@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -192,6 +193,8 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, status int, page st
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	// A length lets net/http send the page in one write, not in chunks.
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	buf.WriteTo(w)
 }

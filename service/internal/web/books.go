@@ -1,9 +1,12 @@
 package web
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -16,15 +19,65 @@ func idParam(r *http.Request, name string) (int64, bool) {
 	return id, err == nil && id > 0
 }
 
+// catalogPage shows every book on sale. Most visitors are anonymous and
+// have no flash message: they all get the same bytes, rendered (and
+// gzipped, for the browsers that accept it) once per catalog version; see
+// catalogCache for why they are never stale.
 func (a *App) catalogPage(w http.ResponseWriter, r *http.Request) {
-	html, err := a.catalog.get(r.Context())
+	snap, err := a.catalog.get(r.Context())
 	if err != nil {
 		a.serverError(w, r, err)
 		return
 	}
 	d := a.data(r)
-	d.Catalog = html
-	a.render(w, r, http.StatusOK, "catalog", d)
+	d.Catalog = snap.html
+	if d.User != nil || d.Flash != "" {
+		a.render(w, r, http.StatusOK, "catalog", d)
+		return
+	}
+	page := snap.anonPage.Load()
+	if page == nil {
+		var buf bytes.Buffer
+		if err := a.pages["catalog"].ExecuteTemplate(&buf, "base", d); err != nil {
+			a.serverError(w, r, err)
+			return
+		}
+		b := buf.Bytes()
+		page = &b
+		snap.anonPage.Store(page)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Vary", "Accept-Encoding")
+	if acceptsGzip(r) {
+		gz := snap.anonGzip.Load()
+		if gz == nil {
+			var buf bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+			zw.Write(*page)
+			zw.Close()
+			b := buf.Bytes()
+			gz = &b
+			snap.anonGzip.Store(gz)
+		}
+		page = gz
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(*page)))
+	w.Write(*page)
+}
+
+// acceptsGzip reports whether Accept-Encoding lists gzip without q=0
+// (RFC 9110, section 12.5.3).
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			q := strings.ReplaceAll(params, " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
 }
 
 func (a *App) myBooks(w http.ResponseWriter, r *http.Request) {

@@ -52,13 +52,13 @@ func (a *App) buy(w http.ResponseWriter, r *http.Request) {
 
 // catalogWithError re-renders the catalog (where the buy forms are) with msg.
 func (a *App) catalogWithError(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	html, err := a.catalog.get(r.Context())
+	snap, err := a.catalog.get(r.Context())
 	if err != nil {
 		a.serverError(w, r, err)
 		return
 	}
 	d := a.data(r)
-	d.Catalog, d.Error = html, msg
+	d.Catalog, d.Error = snap.html, msg
 	a.render(w, r, status, "catalog", d)
 }
 
