@@ -141,7 +141,8 @@ func envErr(name, format string, args ...any) error {
 //
 //	mysql://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?PARAMS]
 //	mysql+pymysql://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?PARAMS]   (SQLAlchemy, the Flask original)
-//	USER[:PASSWORD]@tcp(HOST:PORT)/DBNAME[?PARAMS]                (go-sql-driver DSN)
+//	USER[:PASSWORD]@tcp(HOST:PORT)/DBNAME[?PARAMS]                (go-sql-driver DSN;
+//	                                                              also after mysql://, as golang-migrate writes it)
 //
 // with user and password percent-encoded in the URL forms (RFC 3986) and
 // PORT defaulting to 3306. The URL forms take the PyMySQL parameters charset

@@ -56,6 +56,8 @@ func TestSettingsFromEnvURL(t *testing.T) {
 		{"surrounding white space", "  mysql://u:p@h/db\n", want{user: "u", db: "db"}},
 		{"go-sql-driver DSN", "user:pass@tcp(host:3306)/db?parseTime=true&loc=UTC",
 			want{user: "user", passwd: "pass", net: "tcp", addr: "host:3306", db: "db"}},
+		{"golang-migrate style", "mysql://user:pa@ss@tcp(host:3307)/db?multiStatements=true",
+			want{user: "user", passwd: "pa@ss", net: "tcp", addr: "host:3307", db: "db"}},
 		{"DSN without port", "user@tcp(host)/db", want{user: "user", addr: "host:3306"}},
 		{"DSN with / @ : in password", "u:p@s/s:w@tcp(h:3306)/db", want{user: "u", passwd: "p@s/s:w", addr: "h:3306"}},
 		{"DSN charset and collation", "u:p@tcp(h)/db?charset=utf8mb4&collation=utf8mb4_general_ci",

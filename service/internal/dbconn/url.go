@@ -27,7 +27,9 @@ var (
 	// RDS allows letters, digits and underscores in DBName; we also accept
 	// "$" and "-", which MySQL allows in quoted identifiers and local setups use.
 	dbNameRE = regexp.MustCompile(`^[A-Za-z0-9_$-]+$`)
-	hostRE   = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$`)
+	// golang-migrate's "mysql://user:pass@tcp(host:3306)/db": a DSN after the scheme.
+	migrateStyleRE = regexp.MustCompile(`@(tcp|tcp4|tcp6|unix)\([^)]*\)/`)
+	hostRE         = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$`)
 )
 
 // urlParams are the query parameters accepted in mysql:// and mysql+pymysql://
@@ -40,6 +42,7 @@ var urlParams = []string{"charset", "collation", "connect_timeout", "read_timeou
 //	mysql://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?PARAMS]
 //	mysql+pymysql://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?PARAMS]   (SQLAlchemy, the Flask original)
 //	USER[:PASSWORD]@NET(ADDR)/DBNAME[?PARAMS]                     (go-sql-driver)
+//	mysql://USER[:PASSWORD]@NET(ADDR)/DBNAME[?PARAMS]             (golang-migrate's CLI)
 //
 // User and password in the URL forms are percent-decoded (RFC 3986). PORT
 // defaults to 3306. PARAMS in the URL forms are urlParams; in a DSN, any
@@ -54,9 +57,16 @@ func parseDatabaseURL(raw string) (string, error) {
 		cfg *mysql.Config
 		err error
 	)
-	if scheme, _, ok := strings.Cut(raw, "://"); ok && schemeRE.MatchString(scheme) {
+	if scheme, rest, ok := strings.Cut(raw, "://"); ok && schemeRE.MatchString(scheme) {
 		switch strings.ToLower(scheme) {
-		case "mysql", "mysql+pymysql":
+		case "mysql":
+			if migrateStyleRE.MatchString(rest) {
+				// golang-migrate's CLI form: "mysql://" + a go-sql-driver DSN.
+				cfg, err = parseDSNForm(rest)
+			} else {
+				cfg, err = parseURLForm(raw)
+			}
+		case "mysql+pymysql":
 			cfg, err = parseURLForm(raw)
 		default:
 			return "", envErr("DATABASE_URL",
