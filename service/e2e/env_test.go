@@ -36,21 +36,21 @@ const (
 )
 
 var (
-	prereqOnce sync.Once
-	prereqWhy  string
+	podmanOnce sync.Once
+	podmanWhy  string
 )
 
-// needContainers checks, once per run, for what the container tests need: podman,
-// both base images in local storage and a MariaDB to point the container at.
-func needContainers(t testing.TB) {
+// needPodman checks, once per run, for what building the image needs: podman
+// and both base images in its local storage.
+func needPodman(t testing.TB) {
 	t.Helper()
-	prereqOnce.Do(func() { prereqWhy = containerPrereqs() })
-	if prereqWhy != "" {
-		missing(t, prereqWhy)
+	podmanOnce.Do(func() { podmanWhy = podmanPrereqs() })
+	if podmanWhy != "" {
+		missing(t, podmanWhy)
 	}
 }
 
-func containerPrereqs() string {
+func podmanPrereqs() string {
 	if _, err := exec.LookPath("podman"); err != nil {
 		return "podman not installed: run .ci/run, or ../shared/tools/container-env.sh on a machine without a registry"
 	}
@@ -60,11 +60,16 @@ func containerPrereqs() string {
 				"(builds local stand-ins), or `podman pull %s` where a registry is reachable", ref, ref)
 		}
 	}
-	if os.Getenv("BOOKSTORE_TEST_DATABASE_URL") == "" {
-		return "BOOKSTORE_TEST_DATABASE_URL is not set: the image has no embedded engine, so its container needs a " +
-			"MariaDB/MySQL (run .ci/run, which starts one)"
-	}
 	return ""
+}
+
+// needDatabase checks for the server the container is pointed at.
+func needDatabase(t testing.TB) {
+	t.Helper()
+	if os.Getenv("BOOKSTORE_TEST_DATABASE_URL") == "" {
+		missing(t, "BOOKSTORE_TEST_DATABASE_URL is not set: the image has no embedded engine, so its container needs a "+
+			"MariaDB/MySQL (run .ci/run, which starts one)")
+	}
 }
 
 // repoRoot is the directory of the module's go.mod, where the Dockerfile is.

@@ -68,7 +68,7 @@ var (
 // build with an unchanged service takes seconds.
 func buildImage(t testing.TB) {
 	t.Helper()
-	needContainers(t)
+	needPodman(t)
 	root := repoRoot(t)
 	buildOnce.Do(func() {
 		start := time.Now()
@@ -280,6 +280,7 @@ var (
 // health and browser tests use. TestMain removes it and drops its database.
 func sharedStore(t testing.TB) *container {
 	t.Helper()
+	needDatabase(t)
 	buildImage(t)
 	storeOnce.Do(func() { store, storeErr = launchStore() })
 	if storeErr != nil {
