@@ -1,0 +1,169 @@
+// Package database declares the bookstore's RDS MySQL 8.0 instance: Multi-AZ,
+// encrypted gp3 storage, its password managed by RDS in Secrets Manager (never in
+// config or state), a parameter group (utf8mb4, TLS required, slow query log) and
+// a subnet group over the private subnets.
+package database
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/bookstore-aws/bookstore/infra/tags"
+)
+
+// Names the service receives (DESIGN.md: DB_NAME, DB_PORT).
+const (
+	Name     = "bookstore"
+	Port     = 3306
+	Username = "bookstore" // master user; its password exists only in Secrets Manager
+)
+
+// Args configures the database.
+type Args struct {
+	SubnetIDs          pulumi.StringArrayInput // private subnets, in >= 2 AZs (RDS requires it for a subnet group)
+	SecurityGroupID    pulumi.StringInput      // admits 3306 from the hosts only
+	InstanceClass      string                  // e.g. db.t3.micro
+	AllocatedStorage   int                     // GiB
+	DeletionProtection bool
+	SkipFinalSnapshot  bool
+	// SnapshotPrefix starts the final snapshot's identifier, e.g. "bookstore-dev";
+	// a creation timestamp follows so destroying a re-created stack never collides
+	// with an earlier snapshot.
+	SnapshotPrefix string
+	Now            func() time.Time // clock for that timestamp; nil means time.Now
+	Tags           map[string]string
+}
+
+// Database is the RDS instance and what clients need to reach it.
+type Database struct {
+	pulumi.ResourceState
+
+	Address    pulumi.StringOutput // endpoint host name, no port
+	Port       int
+	Name       string
+	SecretArn  pulumi.StringOutput // RDS-managed secret, JSON {"username","password"}
+	Identifier pulumi.StringOutput // DB instance identifier, for CloudWatch dimensions
+}
+
+// BackupRetentionDays is how long automated backups are kept.
+const BackupRetentionDays = 7
+
+// New declares the database.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Database, error) {
+	d := &Database{Port: Port, Name: Name}
+	if err := ctx.RegisterComponentResource("bookstore:database:Database", name, d, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(d)
+
+	subnets, err := rds.NewSubnetGroup(ctx, name, &rds.SubnetGroupArgs{
+		Description: pulumi.String("Bookstore RDS: private subnets"),
+		SubnetIds:   args.SubnetIDs,
+		Tags:        tags.Of(args.Tags),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	params, err := rds.NewParameterGroup(ctx, name, &rds.ParameterGroupArgs{
+		Family:      pulumi.String("mysql8.0"),
+		Description: pulumi.String("Bookstore: utf8mb4, TLS required, slow query log"),
+		Parameters: rds.ParameterGroupParameterArray{
+			// Full Unicode (4-byte UTF-8) for titles and names, whatever a client asks.
+			param("character_set_server", "utf8mb4"),
+			param("collation_server", "utf8mb4_0900_ai_ci"),
+			param("character_set_client", "utf8mb4"),
+			param("character_set_connection", "utf8mb4"),
+			param("character_set_results", "utf8mb4"),
+			param("character_set_database", "utf8mb4"),
+			// Clients must use TLS; the service's driver negotiates it ("preferred").
+			param("require_secure_transport", "1"),
+			// The slowquery log export is empty unless the log is on and written to a file.
+			param("slow_query_log", "1"),
+			param("long_query_time", "1"),
+			param("log_output", "FILE"),
+		},
+		Tags: tags.Of(args.Tags),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	now := time.Now
+	if args.Now != nil {
+		now = args.Now
+	}
+	db, err := rds.NewInstance(ctx, name, &rds.InstanceArgs{
+		Engine:                   pulumi.String("mysql"),
+		EngineVersion:            pulumi.String("8.0"),
+		AutoMinorVersionUpgrade:  pulumi.Bool(true),
+		InstanceClass:            pulumi.String(args.InstanceClass),
+		AllocatedStorage:         pulumi.Int(args.AllocatedStorage),
+		StorageType:              pulumi.String("gp3"),
+		StorageEncrypted:         pulumi.Bool(true),
+		MultiAz:                  pulumi.Bool(true),
+		DbName:                   pulumi.String(Name),
+		Port:                     pulumi.Int(Port),
+		Username:                 pulumi.String(Username),
+		ManageMasterUserPassword: pulumi.Bool(true),
+		DbSubnetGroupName:        subnets.Name,
+		VpcSecurityGroupIds:      pulumi.StringArray{args.SecurityGroupID},
+		ParameterGroupName:       params.Name,
+		PubliclyAccessible:       pulumi.Bool(false),
+		BackupRetentionPeriod:    pulumi.Int(BackupRetentionDays),
+		CopyTagsToSnapshot:       pulumi.Bool(true),
+		DeletionProtection:       pulumi.Bool(args.DeletionProtection),
+		SkipFinalSnapshot:        pulumi.Bool(args.SkipFinalSnapshot),
+		// Always set (harmless when skipped), so turning skipFinalSnapshot off later
+		// never leaves a stack that cannot be destroyed.
+		FinalSnapshotIdentifier: pulumi.String(FinalSnapshotID(args.SnapshotPrefix, now())),
+		// Apply during `pulumi up`, so what the stack says is what runs; Multi-AZ turns
+		// most modifications into a failover rather than an outage.
+		ApplyImmediately:             pulumi.Bool(true),
+		EnabledCloudwatchLogsExports: pulumi.StringArray{pulumi.String("error"), pulumi.String("slowquery")},
+		Tags:                         tags.Of(args.Tags),
+	}, parent,
+		// The timestamp is fixed when the instance is created; later runs must not
+		// show it as a change.
+		pulumi.IgnoreChanges([]string{"finalSnapshotIdentifier"}))
+	if err != nil {
+		return nil, err
+	}
+	d.Address = db.Address
+	d.Identifier = db.Identifier
+	d.SecretArn = db.MasterUserSecrets.Index(pulumi.Int(0)).SecretArn().Elem()
+
+	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{
+		"address":   d.Address,
+		"secretArn": d.SecretArn,
+	}); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func param(name, value string) rds.ParameterGroupParameterArgs {
+	return rds.ParameterGroupParameterArgs{Name: pulumi.String(name), Value: pulumi.String(value)}
+}
+
+var notIdent = regexp.MustCompile(`[^a-z0-9]+`)
+
+// FinalSnapshotID returns "<prefix>-final-<UTC yyyymmddhhmmss>" made a valid RDS
+// snapshot identifier (letters, digits, single hyphens, a letter first, <= 255
+// chars): prefix is lower-cased and runs of other characters become one hyphen.
+func FinalSnapshotID(prefix string, t time.Time) string {
+	p := strings.Trim(notIdent.ReplaceAllString(strings.ToLower(prefix), "-"), "-")
+	if p == "" || p[0] < 'a' || p[0] > 'z' {
+		p = "db-" + p
+	}
+	p = strings.TrimSuffix(p, "-")
+	if len(p) > 200 {
+		p = strings.TrimRight(p[:200], "-")
+	}
+	return fmt.Sprintf("%s-final-%s", p, t.UTC().Format("20060102150405"))
+}

@@ -1,0 +1,191 @@
+// Command infra is the bookstore's Pulumi program (Pulumi.yaml: runtime go,
+// main infra/). run declares the whole stack: config, then the network, then the
+// database, file system and image, then the edge (ALB, certificate, DNS), then the
+// hosts that register into it (fleet, swarm, monolith), then the alarms.
+package main
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/bookstore-aws/bookstore/infra/config"
+	"github.com/bookstore-aws/bookstore/infra/database"
+	"github.com/bookstore-aws/bookstore/infra/edge"
+	"github.com/bookstore-aws/bookstore/infra/fleet"
+	"github.com/bookstore-aws/bookstore/infra/host"
+	"github.com/bookstore-aws/bookstore/infra/image"
+	"github.com/bookstore-aws/bookstore/infra/monolith"
+	"github.com/bookstore-aws/bookstore/infra/network"
+	"github.com/bookstore-aws/bookstore/infra/observability"
+	"github.com/bookstore-aws/bookstore/infra/storage"
+	"github.com/bookstore-aws/bookstore/infra/swarm"
+)
+
+func main() { pulumi.Run(run) }
+
+// AL2023Parameter is SSM's public parameter holding the latest Amazon Linux 2023
+// AMI for x86_64 (the image is linux/amd64).
+const AL2023Parameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+
+// Fixed choices that are not config keys.
+const (
+	logRetentionDays = 30 // CloudWatch Logs of the hosts' containers
+	keepImages       = 10 // ECR images kept; older digests expire
+	logLevel         = "info"
+)
+
+// Outputs lists every stack output. Each is always exported ("" or [] when it does
+// not apply), so a reader of `pulumi stack output --json` never meets a missing key.
+var Outputs = []string{
+	"url", "wwwUrl", "albDnsName", "albZoneId",
+	"certificateArn", "validationRecords", "hostedZoneId", "nameServers",
+	"dbEndpoint", "dbSecretArn", "efsId", "imageRef", "asgName",
+	"swarmManagerIp", "swarmUrl", "legacyUrl",
+}
+
+func run(ctx *pulumi.Context) error { return declare(ctx, ctx.Export) }
+
+// declare builds the stack and hands each output to export.
+func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
+	cfg, err := config.Load(ctx)
+	if err != nil {
+		return err
+	}
+	tags := cfg.Tags()
+	prefix := fmt.Sprintf("%s-%s", cfg.Project, cfg.Stack)
+
+	partition, err := aws.GetPartition(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("reading the AWS partition: %w", err)
+	}
+	region, err := aws.GetRegion(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("reading the AWS region (set aws:region): %w", err)
+	}
+	ami := cfg.AMIID
+	if ami == "" {
+		p, err := ssm.LookupParameter(ctx, &ssm.LookupParameterArgs{Name: AL2023Parameter})
+		if err != nil {
+			return fmt.Errorf("looking up the Amazon Linux 2023 AMI in %s (or set bookstore:amiId): %w", AL2023Parameter, err)
+		}
+		ami = p.Value
+	}
+
+	net, err := network.New(ctx, "bookstore", network.Args{
+		AZCount: cfg.AZCount, NATPerAZ: cfg.NATGateways == config.NATPerAZ, Tags: tags, NamePrefix: prefix,
+	})
+	if err != nil {
+		return err
+	}
+	db, err := database.New(ctx, "bookstore", database.Args{
+		SubnetIDs:          net.PrivateSubnetIDs,
+		SecurityGroupID:    net.DBSG,
+		InstanceClass:      cfg.DBInstanceClass,
+		AllocatedStorage:   cfg.DBAllocatedStorage,
+		DeletionProtection: cfg.DeletionProtection,
+		SkipFinalSnapshot:  cfg.SkipFinalSnapshot,
+		SnapshotPrefix:     prefix,
+		Tags:               tags,
+	})
+	if err != nil {
+		return err
+	}
+	files, err := storage.New(ctx, "bookstore", storage.Args{
+		SubnetIDs: net.PrivateSubnets, SecurityGroupID: net.EFSSG, NamePrefix: prefix, Tags: tags,
+	})
+	if err != nil {
+		return err
+	}
+	img, err := image.New(ctx, "bookstore", image.Args{
+		Context: "..", Dockerfile: "../Dockerfile", Tag: cfg.Stack, KeepImages: keepImages, Tags: tags,
+	})
+	if err != nil {
+		return err
+	}
+	front, err := edge.New(ctx, "bookstore", edge.Args{
+		Domain: cfg.Domain, HostedZoneID: cfg.HostedZoneID, CreateZone: cfg.CreateZone,
+		VpcID: net.VpcID, SubnetIDs: net.PublicSubnetIDs, SecurityGroupID: net.AlbSG,
+		AppWeight: cfg.AppWeight, SwarmWeight: cfg.SwarmWeight,
+		NamePrefix: prefix, Tags: tags,
+	})
+	if err != nil {
+		return err
+	}
+
+	svc := host.Service{
+		ImageRef: img.Ref, DBHost: db.Address, DBSecretArn: db.SecretArn,
+		FileSystemID: files.FileSystemID, FileSystemArn: files.FileSystemArn,
+		AccessPointID: files.AccessPointID, AccessPointArn: files.AccessPointArn,
+		Region: region.Name, DBPort: db.Port, DBName: db.Name, AdminEmails: cfg.AdminEmails, LogLevel: logLevel,
+	}
+	app, err := fleet.New(ctx, "bookstore-fleet", fleet.Args{
+		Service: svc, AMI: ami, InstanceType: cfg.InstanceType,
+		SubnetIDs: net.PrivateSubnetIDs, SecurityGroupID: net.AppSG, TargetGroupArn: front.AppTargetGroup.Arn,
+		MinSize: cfg.MinSize, MaxSize: cfg.MaxSize, CPUTarget: cfg.CPUTarget,
+		Partition: partition.Partition, DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
+		DependsOn: files.MountTargets, NamePrefix: prefix, Tags: tags,
+	})
+	if err != nil {
+		return err
+	}
+	sw, err := swarm.New(ctx, "bookstore-swarm", swarm.Args{
+		Service: svc, AMI: ami, InstanceType: cfg.InstanceType,
+		ManagerSubnetID: net.PublicSubnets[0], WorkerSubnetIDs: net.PrivateSubnetIDs,
+		SecurityGroupID: net.SwarmSG, TargetGroupArn: front.SwarmTarget.Arn,
+		Replicas: cfg.SwarmReplicas, Workers: cfg.SwarmWorkers,
+		Partition: partition.Partition, DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
+		DependsOn: files.MountTargets, NamePrefix: prefix, Tags: tags,
+	})
+	if err != nil {
+		return err
+	}
+	legacyURL := pulumi.String("").ToStringOutput()
+	if cfg.Monolith {
+		mono, err := monolith.New(ctx, "bookstore-monolith", monolith.Args{
+			Domain: cfg.Domain, ZoneID: front.HostedZoneID, ImageRef: img.Ref, Region: region.Name,
+			AdminEmails: cfg.AdminEmails, LetsEncryptEmail: cfg.AlertEmail, LogLevel: logLevel,
+			AMI: ami, InstanceType: cfg.InstanceType, VpcID: net.VpcID, SubnetID: net.PublicSubnets[0],
+			Partition: partition.Partition, DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
+			NamePrefix: prefix, Tags: tags,
+		})
+		if err != nil {
+			return err
+		}
+		legacyURL = mono.URL
+	}
+	if _, err := observability.New(ctx, "bookstore", observability.Args{
+		AlertEmail:   cfg.AlertEmail,
+		AlbArnSuffix: front.AlbArnSuffix,
+		TargetGroups: map[string]pulumi.StringInput{
+			"app": front.AppTargetGroup.ArnSuffix, "swarm": front.SwarmTarget.ArnSuffix,
+		},
+		DBIdentifier: db.Identifier, DBAllocatedStorageGB: cfg.DBAllocatedStorage,
+		ASGName: app.ASGName, ASGMaxSize: cfg.MaxSize,
+		Tags: tags,
+	}); err != nil {
+		return err
+	}
+
+	outputs := map[string]pulumi.Input{
+		"url": front.URL, "wwwUrl": front.WWWURL, "albDnsName": front.AlbDNSName, "albZoneId": front.AlbZoneID,
+		"certificateArn": front.CertificateArn, "validationRecords": front.ValidationRecords,
+		"hostedZoneId": front.HostedZoneID, "nameServers": front.NameServers,
+		"dbEndpoint": db.Address, "dbSecretArn": db.SecretArn, "efsId": files.FileSystemID,
+		"imageRef": img.Ref, "asgName": app.ASGName,
+		"swarmManagerIp": sw.ManagerPublicIP, "swarmUrl": front.SwarmURL, "legacyUrl": legacyURL,
+	}
+	for _, name := range Outputs {
+		v, ok := outputs[name]
+		if !ok {
+			return fmt.Errorf("output %s is not declared", name) // a programming error the tests catch
+		}
+		export(name, v)
+	}
+	if len(outputs) != len(Outputs) {
+		return fmt.Errorf("outputs: %d declared, %d listed", len(outputs), len(Outputs))
+	}
+	return nil
+}

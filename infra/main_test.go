@@ -1,0 +1,1285 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// Type tokens of what the stack declares.
+const (
+	tVPC        = "aws:ec2/vpc:Vpc"
+	tSubnet     = "aws:ec2/subnet:Subnet"
+	tIGW        = "aws:ec2/internetGateway:InternetGateway"
+	tRT         = "aws:ec2/routeTable:RouteTable"
+	tRTA        = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+	tEIP        = "aws:ec2/eip:Eip"
+	tNAT        = "aws:ec2/natGateway:NatGateway"
+	tSG         = "aws:ec2/securityGroup:SecurityGroup"
+	tDB         = "aws:rds/instance:Instance"
+	tDBSubnets  = "aws:rds/subnetGroup:SubnetGroup"
+	tDBParams   = "aws:rds/parameterGroup:ParameterGroup"
+	tFS         = "aws:efs/fileSystem:FileSystem"
+	tMT         = "aws:efs/mountTarget:MountTarget"
+	tAP         = "aws:efs/accessPoint:AccessPoint"
+	tFSPolicy   = "aws:efs/fileSystemPolicy:FileSystemPolicy"
+	tFSBackup   = "aws:efs/backupPolicy:BackupPolicy"
+	tRepo       = "aws:ecr/repository:Repository"
+	tLifecycle  = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+	tImage      = "docker:index/image:Image"
+	tALB        = "aws:lb/loadBalancer:LoadBalancer"
+	tTG         = "aws:lb/targetGroup:TargetGroup"
+	tListener   = "aws:lb/listener:Listener"
+	tRule       = "aws:lb/listenerRule:ListenerRule"
+	tTGA        = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
+	tCert       = "aws:acm/certificate:Certificate"
+	tCertValid  = "aws:acm/certificateValidation:CertificateValidation"
+	tRecord     = "aws:route53/record:Record"
+	tZone       = "aws:route53/zone:Zone"
+	tRole       = "aws:iam/role:Role"
+	tAttach     = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+	tRolePolicy = "aws:iam/rolePolicy:RolePolicy"
+	tProfile    = "aws:iam/instanceProfile:InstanceProfile"
+	tLT         = "aws:ec2/launchTemplate:LaunchTemplate"
+	tASG        = "aws:autoscaling/group:Group"
+	tPolicy     = "aws:autoscaling/policy:Policy"
+	tLogGroup   = "aws:cloudwatch/logGroup:LogGroup"
+	tInstance   = "aws:ec2/instance:Instance"
+	tParam      = "aws:ssm/parameter:Parameter"
+	tTopic      = "aws:sns/topic:Topic"
+	tSub        = "aws:sns/topicSubscription:TopicSubscription"
+	tAlarm      = "aws:cloudwatch/metricAlarm:MetricAlarm"
+)
+
+var withDomain = map[string]string{"domain": "example.com"}
+
+func ids(rs []*rec) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+func strs(v any) []string {
+	var out []string
+	for _, e := range v.([]any) {
+		out = append(out, fmt.Sprint(e))
+	}
+	return out
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	sort.Strings(a)
+	sort.Strings(b)
+	return slices.Equal(a, b)
+}
+
+func decodeJSON(t *testing.T, s any) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s.(string)), &m); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, s)
+	}
+	return m
+}
+
+// ---- outputs ----
+
+func TestOutputsAlwaysAllPresent(t *testing.T) {
+	for name, cfg := range map[string]map[string]string{
+		"no domain":     nil,
+		"domain":        withDomain,
+		"monolith":      {"domain": "example.com", "monolith": "true"},
+		"create zone":   {"domain": "example.com", "createZone": "true"},
+		"swarm workers": {"swarmWorkers": "2"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := mustRun(t, cfg)
+			if len(s.outputs) != len(Outputs) {
+				t.Errorf("%d outputs, want %d: %v", len(s.outputs), len(Outputs), s.outputs)
+			}
+			for _, o := range Outputs {
+				v, ok := s.outputs[o]
+				if !ok || v == nil {
+					t.Errorf("output %s missing or null", o)
+				}
+			}
+		})
+	}
+}
+
+func TestOutputsWithoutDomain(t *testing.T) {
+	s := mustRun(t, nil)
+	alb := s.one(t, tALB, "bookstore")
+	o := s.outputs
+	if o["url"] != "http://"+alb.out("dnsName") || o["albDnsName"] != alb.out("dnsName") || o["albZoneId"] != albZone {
+		t.Errorf("url %v albDnsName %v albZoneId %v", o["url"], o["albDnsName"], o["albZoneId"])
+	}
+	for _, k := range []string{"wwwUrl", "certificateArn", "hostedZoneId", "swarmUrl", "legacyUrl"} {
+		if o[k] != "" {
+			t.Errorf("%s = %q, want empty without a domain", k, o[k])
+		}
+	}
+	for _, k := range []string{"validationRecords", "nameServers"} {
+		if reflect.ValueOf(o[k]).Len() != 0 {
+			t.Errorf("%s = %v, want empty list", k, o[k])
+		}
+	}
+	db := s.one(t, tDB, "bookstore")
+	if o["dbEndpoint"] != db.out("address") || !strings.HasSuffix(o["dbEndpoint"].(string), ".rds.amazonaws.com") {
+		t.Errorf("dbEndpoint %v", o["dbEndpoint"])
+	}
+	if o["dbSecretArn"] != get(plain(db.State["masterUserSecrets"]), "0.secretArn") {
+		t.Errorf("dbSecretArn %v", o["dbSecretArn"])
+	}
+	if o["efsId"] != s.one(t, tFS, "bookstore").ID {
+		t.Errorf("efsId %v", o["efsId"])
+	}
+	repo := s.one(t, tRepo, "bookstore").out("repositoryUrl")
+	if !regexp.MustCompile("^" + regexp.QuoteMeta(repo) + "@sha256:[0-9a-f]{64}$").MatchString(o["imageRef"].(string)) {
+		t.Errorf("imageRef %v is not %s@sha256:<digest>", o["imageRef"], repo)
+	}
+	if o["asgName"] != s.one(t, tASG, "bookstore-fleet").out("name") {
+		t.Errorf("asgName %v", o["asgName"])
+	}
+	if o["swarmManagerIp"] != s.one(t, tEIP, "bookstore-swarm-manager").out("publicIp") {
+		t.Errorf("swarmManagerIp %v", o["swarmManagerIp"])
+	}
+}
+
+func TestOutputsWithDomain(t *testing.T) {
+	s := mustRun(t, withDomain)
+	o := s.outputs
+	want := map[string]any{
+		"url": "https://example.com", "wwwUrl": "https://www.example.com", "swarmUrl": "https://swarm.example.com",
+		"hostedZoneId": lookedUpZone, "certificateArn": s.one(t, tCert, "bookstore").ID, "legacyUrl": "",
+	}
+	for k, v := range want {
+		if o[k] != v {
+			t.Errorf("%s = %v, want %v", k, o[k], v)
+		}
+	}
+	if !reflect.DeepEqual(o["nameServers"], zoneNameServers) {
+		t.Errorf("nameServers = %v", o["nameServers"])
+	}
+	recs := o["validationRecords"].([]map[string]string)
+	if len(recs) != 3 {
+		t.Fatalf("validationRecords = %v, want 3", recs)
+	}
+	for _, r := range recs {
+		if !strings.HasPrefix(r["name"], "_") || r["type"] != "CNAME" || !strings.HasSuffix(r["value"], ".acm-validations.aws.") {
+			t.Errorf("validation record %v", r)
+		}
+	}
+}
+
+// ---- network ----
+
+func TestNetwork(t *testing.T) {
+	s := mustRun(t, nil)
+	vpc := s.one(t, tVPC, "bookstore")
+	vpc.want(t, "cidrBlock", "10.0.0.0/16")
+	vpc.want(t, "enableDnsSupport", true)
+	vpc.want(t, "enableDnsHostnames", true)
+	vpc.want(t, "assignGeneratedIpv6CidrBlock", true)
+
+	wantSubnets := map[string]struct{ az, cidr, v6 string }{
+		"bookstore-public-a":  {"eu-west-1a", "10.0.0.0/24", "2a05:d018:abc:de00::/64"},
+		"bookstore-public-b":  {"eu-west-1b", "10.0.1.0/24", "2a05:d018:abc:de01::/64"},
+		"bookstore-private-a": {"eu-west-1a", "10.0.16.0/20", ""},
+		"bookstore-private-b": {"eu-west-1b", "10.0.32.0/20", ""},
+	}
+	if n := len(s.all(tSubnet)); n != len(wantSubnets) {
+		t.Errorf("%d subnets, want %d (azCount 2)", n, len(wantSubnets))
+	}
+	for name, w := range wantSubnets {
+		sub := s.one(t, tSubnet, name)
+		sub.want(t, "vpcId", vpc.ID)
+		sub.want(t, "availabilityZone", w.az)
+		sub.want(t, "cidrBlock", w.cidr)
+		if w.v6 != "" {
+			sub.want(t, "ipv6CidrBlock", w.v6)
+		}
+		if sub.in("mapPublicIpOnLaunch") == true {
+			t.Errorf("%s maps public IPs on launch", name)
+		}
+		if sub.State["availabilityZone"].StringValue() != w.az {
+			t.Errorf("%s AZ output %v", name, sub.State["availabilityZone"])
+		}
+	}
+
+	igw := s.one(t, tIGW, "bookstore")
+	igw.want(t, "vpcId", vpc.ID)
+	pub := s.one(t, tRT, "bookstore-public")
+	pub.want(t, "routes.0.cidrBlock", "0.0.0.0/0")
+	pub.want(t, "routes.0.gatewayId", igw.ID)
+	pub.want(t, "routes.1.ipv6CidrBlock", "::/0")
+	pub.want(t, "routes.1.gatewayId", igw.ID)
+
+	nats := s.all(tNAT)
+	if len(nats) != 1 {
+		t.Fatalf("%d NAT gateways, want 1 (natGateways single)", len(nats))
+	}
+	nats[0].want(t, "subnetId", s.one(t, tSubnet, "bookstore-public-a").ID)
+	nats[0].want(t, "allocationId", s.one(t, tEIP, "bookstore-nat-a").ID)
+	if !nats[0].dependsOn(igw) {
+		t.Error("the NAT gateway does not depend on the internet gateway")
+	}
+	for _, az := range []string{"a", "b"} {
+		rt := s.one(t, tRT, "bookstore-private-"+az)
+		rt.want(t, "routes.0.cidrBlock", "0.0.0.0/0")
+		rt.want(t, "routes.0.natGatewayId", nats[0].ID)
+		assoc := s.one(t, tRTA, "bookstore-private-"+az)
+		assoc.want(t, "subnetId", s.one(t, tSubnet, "bookstore-private-"+az).ID)
+		assoc.want(t, "routeTableId", rt.ID)
+		if !assoc.Req.GetDeleteBeforeReplace() {
+			t.Errorf("association %s: deleteBeforeReplace not set", assoc.Name)
+		}
+		pa := s.one(t, tRTA, "bookstore-public-"+az)
+		pa.want(t, "routeTableId", pub.ID)
+	}
+}
+
+func TestNATPerAZOverThreeAZs(t *testing.T) {
+	s := mustRun(t, map[string]string{"azCount": "3", "natGateways": "perAz"})
+	if n := len(s.all(tSubnet)); n != 6 {
+		t.Errorf("%d subnets, want 6", n)
+	}
+	if n := len(s.all(tNAT)); n != 3 {
+		t.Fatalf("%d NAT gateways, want 3", n)
+	}
+	for _, az := range []string{"a", "b", "c"} {
+		nat := s.one(t, tNAT, "bookstore-"+az)
+		nat.want(t, "subnetId", s.one(t, tSubnet, "bookstore-public-"+az).ID)
+		// Each AZ's private subnets leave through their own AZ's NAT.
+		s.one(t, tRT, "bookstore-private-"+az).want(t, "routes.0.natGatewayId", nat.ID)
+	}
+	if n := len(s.all(tMT)); n != 3 {
+		t.Errorf("%d EFS mount targets, want 3", n)
+	}
+	if got := s.one(t, tDBSubnets, "bookstore").in("subnetIds"); len(got.([]any)) != 3 {
+		t.Errorf("DB subnet group over %v", got)
+	}
+}
+
+func TestTooFewAvailabilityZones(t *testing.T) {
+	_, err := runStack(t, map[string]string{"azCount": "3"}, func(m *mocks) { m.azs = mockAZs[:2] })
+	if err == nil || !strings.Contains(err.Error(), "bookstore:azCount") {
+		t.Fatalf("err = %v, want one naming bookstore:azCount", err)
+	}
+}
+
+type rule struct {
+	proto    string
+	from, to int
+	cidrs    []string
+	v6       []string
+	sgs      []string
+	self     bool
+}
+
+func rules(t *testing.T, sg *rec, dir string) []rule {
+	t.Helper()
+	var out []rule
+	v, _ := sg.in(dir).([]any)
+	for _, e := range v {
+		m := e.(map[string]any)
+		r := rule{proto: fmt.Sprint(m["protocol"]), from: int(m["fromPort"].(float64)), to: int(m["toPort"].(float64))}
+		if c, ok := m["cidrBlocks"]; ok && c != nil {
+			r.cidrs = strs(c)
+		}
+		if c, ok := m["ipv6CidrBlocks"]; ok && c != nil {
+			r.v6 = strs(c)
+		}
+		if c, ok := m["securityGroups"]; ok && c != nil {
+			r.sgs = strs(c)
+		}
+		r.self, _ = m["self"].(bool)
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestSecurityGroups(t *testing.T) {
+	s := mustRun(t, withDomain)
+	sg := func(n string) *rec { return s.one(t, tSG, "bookstore-"+n) }
+	alb, app, sw, db, efs := sg("alb"), sg("app"), sg("swarm"), sg("db"), sg("efs")
+	vpc := s.one(t, tVPC, "bookstore")
+	for _, g := range []*rec{alb, app, sw, db, efs} {
+		g.want(t, "vpcId", vpc.ID)
+	}
+
+	anyV4, anyV6 := []string{"0.0.0.0/0"}, []string{"::/0"}
+	check := func(g *rec, want []rule) {
+		t.Helper()
+		got := rules(t, g, "ingress")
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s ingress:\n got %+v\nwant %+v", g.Name, got, want)
+		}
+	}
+	check(alb, []rule{{"tcp", 80, 80, anyV4, anyV6, nil, false}, {"tcp", 443, 443, anyV4, anyV6, nil, false}})
+	check(app, []rule{{"tcp", 5000, 5000, nil, nil, []string{alb.ID}, false}})
+	check(sw, []rule{
+		{"tcp", 5000, 5000, nil, nil, []string{alb.ID}, false},
+		{"tcp", 2377, 2377, nil, nil, nil, true},
+		{"tcp", 7946, 7946, nil, nil, nil, true},
+		{"udp", 7946, 7946, nil, nil, nil, true},
+		{"udp", 4789, 4789, nil, nil, nil, true},
+	})
+	check(db, []rule{{"tcp", 3306, 3306, nil, nil, []string{app.ID, sw.ID}, false}})
+	check(efs, []rule{{"tcp", 2049, 2049, nil, nil, []string{app.ID, sw.ID}, false}})
+
+	// The ALB only talks to targets; the data stores talk to no one.
+	if got := rules(t, alb, "egress"); !reflect.DeepEqual(got, []rule{{"tcp", 5000, 5000, []string{"10.0.0.0/16"}, nil, nil, false}}) {
+		t.Errorf("alb egress %+v", got)
+	}
+	vpcCIDR := []string{"10.0.0.0/16"}
+	hostOut := []rule{
+		{"tcp", 443, 443, anyV4, anyV6, nil, false},
+		{"tcp", 3306, 3306, vpcCIDR, nil, nil, false},
+		{"tcp", 2049, 2049, vpcCIDR, nil, nil, false},
+	}
+	if got := rules(t, app, "egress"); !reflect.DeepEqual(got, hostOut) {
+		t.Errorf("app egress:\n got %+v\nwant %+v", got, hostOut)
+	}
+	swarmOut := append(slices.Clone(hostOut),
+		rule{"tcp", 2377, 2377, nil, nil, nil, true}, rule{"tcp", 7946, 7946, nil, nil, nil, true},
+		rule{"udp", 7946, 7946, nil, nil, nil, true}, rule{"udp", 4789, 4789, nil, nil, nil, true})
+	if got := rules(t, sw, "egress"); !reflect.DeepEqual(got, swarmOut) {
+		t.Errorf("swarm egress:\n got %+v\nwant %+v", got, swarmOut)
+	}
+	for _, g := range []*rec{db, efs} {
+		if e, ok := g.Inputs["egress"]; !ok || len(e.([]any)) != 0 {
+			t.Errorf("%s egress = %v, want an explicit empty list", g.Name, e)
+		}
+	}
+}
+
+// No SSH in, and no group sends to more than the ports its hosts use.
+func TestNoSSHAnywhere(t *testing.T) {
+	s := mustRun(t, map[string]string{"domain": "example.com", "monolith": "true", "swarmWorkers": "1"})
+	if len(s.all(tSG)) != 6 {
+		t.Fatalf("%d security groups, want 6", len(s.all(tSG)))
+	}
+	for _, g := range s.all(tSG) {
+		for _, r := range rules(t, g, "ingress") {
+			if r.proto == "-1" || (r.from <= 22 && 22 <= r.to) {
+				t.Errorf("%s admits port 22: %+v", g.Name, r)
+			}
+		}
+		for _, r := range rules(t, g, "egress") {
+			if r.proto == "-1" || r.from != r.to {
+				t.Errorf("%s sends more than single ports: %+v", g.Name, r)
+			}
+		}
+	}
+	for _, k := range []string{tLT, tInstance} {
+		for _, r := range s.all(k) {
+			if _, ok := r.Inputs["keyName"]; ok {
+				t.Errorf("%s %s has an SSH key pair", k, r.Name)
+			}
+		}
+	}
+}
+
+// ---- database ----
+
+func TestDatabase(t *testing.T) {
+	s := mustRun(t, nil)
+	db := s.one(t, tDB, "bookstore")
+	for path, want := range map[string]any{
+		"engine": "mysql", "engineVersion": "8.0", "multiAz": true, "storageEncrypted": true, "storageType": "gp3",
+		"manageMasterUserPassword": true, "instanceClass": "db.t3.micro", "allocatedStorage": 20,
+		"backupRetentionPeriod": 7, "deletionProtection": false, "skipFinalSnapshot": false,
+		"publiclyAccessible": false, "applyImmediately": true, "dbName": "bookstore", "port": 3306,
+	} {
+		db.want(t, path, want)
+	}
+	if _, ok := db.Inputs["password"]; ok {
+		t.Error("a master password is set: it must live only in Secrets Manager")
+	}
+	if got := strs(db.in("enabledCloudwatchLogsExports")); !sameSet(got, []string{"error", "slowquery"}) {
+		t.Errorf("log exports %v", got)
+	}
+	if !regexp.MustCompile(`^bookstore-dev-final-\d{14}$`).MatchString(db.in("finalSnapshotIdentifier").(string)) {
+		t.Errorf("finalSnapshotIdentifier %v", db.in("finalSnapshotIdentifier"))
+	}
+	if !db.ignores("finalSnapshotIdentifier") {
+		t.Error("finalSnapshotIdentifier's timestamp is not in ignoreChanges: every run would be a diff")
+	}
+	db.want(t, "vpcSecurityGroupIds.0", s.one(t, tSG, "bookstore-db").ID)
+
+	subnets := s.one(t, tDBSubnets, "bookstore")
+	if got := strs(subnets.in("subnetIds")); !reflect.DeepEqual(got, []string{
+		s.one(t, tSubnet, "bookstore-private-a").ID, s.one(t, tSubnet, "bookstore-private-b").ID,
+	}) {
+		t.Errorf("DB subnet group subnets %v, want the private subnets of 2 AZs", got)
+	}
+	db.want(t, "dbSubnetGroupName", subnets.out("name"))
+
+	params := s.one(t, tDBParams, "bookstore")
+	params.want(t, "family", "mysql8.0")
+	db.want(t, "parameterGroupName", params.out("name"))
+	got := map[string]string{}
+	for _, p := range params.in("parameters").([]any) {
+		got[fmt.Sprint(get(p, "name"))] = fmt.Sprint(get(p, "value"))
+	}
+	for k, v := range map[string]string{
+		"character_set_server": "utf8mb4", "collation_server": "utf8mb4_0900_ai_ci",
+		"character_set_client": "utf8mb4", "character_set_connection": "utf8mb4",
+		"slow_query_log": "1", "log_output": "FILE", "require_secure_transport": "1",
+	} {
+		if got[k] != v {
+			t.Errorf("parameter %s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func TestDatabaseConfig(t *testing.T) {
+	s := mustRun(t, map[string]string{"deletionProtection": "true", "skipFinalSnapshot": "true",
+		"dbInstanceClass": "db.t4g.small", "dbAllocatedStorage": "50"})
+	db := s.one(t, tDB, "bookstore")
+	db.want(t, "deletionProtection", true)
+	db.want(t, "skipFinalSnapshot", true)
+	db.want(t, "instanceClass", "db.t4g.small")
+	db.want(t, "allocatedStorage", 50)
+	// 10% of 50 GiB, in bytes.
+	s.one(t, tAlarm, "bookstore-db-storage").want(t, "threshold", 0.1*50*(1<<30))
+}
+
+// ---- storage ----
+
+func TestStorage(t *testing.T) {
+	s := mustRun(t, nil)
+	fs := s.one(t, tFS, "bookstore")
+	fs.want(t, "encrypted", true)
+	mts := s.all(tMT)
+	if len(mts) != 2 {
+		t.Fatalf("%d mount targets, want one per private subnet (2)", len(mts))
+	}
+	var mtSubnets []string
+	for _, mt := range mts {
+		mt.want(t, "fileSystemId", fs.ID)
+		mt.want(t, "securityGroups.0", s.one(t, tSG, "bookstore-efs").ID)
+		mtSubnets = append(mtSubnets, mt.in("subnetId").(string))
+		if !mt.Req.GetDeleteBeforeReplace() {
+			t.Errorf("mount target %s: deleteBeforeReplace not set (one per AZ)", mt.Name)
+		}
+	}
+	if !sameSet(mtSubnets, ids([]*rec{s.one(t, tSubnet, "bookstore-private-a"), s.one(t, tSubnet, "bookstore-private-b")})) {
+		t.Errorf("mount targets in %v", mtSubnets)
+	}
+
+	ap := s.one(t, tAP, "bookstore")
+	ap.want(t, "fileSystemId", fs.ID)
+	ap.want(t, "posixUser.uid", 65532)
+	ap.want(t, "posixUser.gid", 65532)
+	ap.want(t, "rootDirectory.path", "/bookstore")
+	ap.want(t, "rootDirectory.creationInfo.ownerUid", 65532)
+	ap.want(t, "rootDirectory.creationInfo.ownerGid", 65532)
+	ap.want(t, "rootDirectory.creationInfo.permissions", "0755")
+
+	pol := s.one(t, tFSPolicy, "bookstore")
+	pol.want(t, "fileSystemId", fs.ID)
+	doc := decodeJSON(t, pol.in("policy"))
+	stmts := doc["Statement"].([]any)
+	var tls, apOnly bool
+	for _, st := range stmts {
+		if get(st, "Effect") != "Deny" {
+			t.Errorf("the file system policy grants: %v", st)
+		}
+		if get(st, "Condition.Bool.aws:SecureTransport") == "false" && get(st, "Action") == "*" && get(st, "Resource") == fs.out("arn") {
+			tls = true
+		}
+		if get(st, "Condition.StringNotEquals.elasticfilesystem:AccessPointArn") == ap.out("arn") {
+			apOnly = true
+		}
+	}
+	if !tls || !apOnly {
+		t.Errorf("policy lacks the non-TLS deny (%v) or the access-point-only deny (%v): %v", tls, apOnly, doc)
+	}
+	backup := s.one(t, tFSBackup, "bookstore")
+	backup.want(t, "fileSystemId", fs.ID)
+	backup.want(t, "backupPolicy.status", "ENABLED")
+}
+
+// ---- image ----
+
+func TestImage(t *testing.T) {
+	s := mustRun(t, nil)
+	repo := s.one(t, tRepo, "bookstore")
+	repo.want(t, "imageScanningConfiguration.scanOnPush", true)
+	lc := s.one(t, tLifecycle, "bookstore")
+	lc.want(t, "repository", repo.out("name"))
+	policy := decodeJSON(t, lc.in("policy"))
+	if get(policy, "rules.0.selection.countType") != "imageCountMoreThan" ||
+		get(policy, "rules.0.selection.countNumber") != float64(keepImages) ||
+		get(policy, "rules.0.selection.tagStatus") != "any" || get(policy, "rules.0.action.type") != "expire" {
+		t.Errorf("lifecycle policy %v", policy)
+	}
+
+	img := s.one(t, tImage, "bookstore")
+	img.want(t, "build.context", "..")
+	img.want(t, "build.dockerfile", "../Dockerfile")
+	img.want(t, "build.platform", "linux/amd64")
+	img.want(t, "imageName", repo.out("repositoryUrl")+":dev")
+	img.want(t, "registry.server", repo.out("repositoryUrl"))
+	img.want(t, "registry.username", "AWS")
+	img.want(t, "registry.password", "ecr-token-do-not-log")
+	if !img.SecretInputs["registry"] {
+		t.Error("the ECR token reaches the image as plain text, not a secret")
+	}
+	if !slices.Contains(s.invokes, "aws:ecr/getAuthorizationToken:getAuthorizationToken") {
+		t.Error("no ecr.GetAuthorizationToken")
+	}
+}
+
+// ---- edge ----
+
+func weights(t *testing.T, l *rec) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	for _, g := range l.in("defaultActions.0.forward.targetGroups").([]any) {
+		out[fmt.Sprint(get(g, "arn"))] = get(g, "weight").(float64)
+	}
+	return out
+}
+
+func TestEdgeWithoutDomain(t *testing.T) {
+	s := mustRun(t, map[string]string{"swarmWeight": "25"})
+	alb := s.one(t, tALB, "bookstore")
+	alb.want(t, "loadBalancerType", "application")
+	alb.want(t, "internal", false)
+	alb.want(t, "dropInvalidHeaderFields", true)
+	alb.want(t, "ipAddressType", "dualstack")
+	alb.want(t, "securityGroups.0", s.one(t, tSG, "bookstore-alb").ID)
+	if got := strs(alb.in("subnets")); !reflect.DeepEqual(got, ids([]*rec{s.one(t, tSubnet, "bookstore-public-a"), s.one(t, tSubnet, "bookstore-public-b")})) {
+		t.Errorf("ALB subnets %v, want the public ones", got)
+	}
+	if n := len(s.all(tALB)); n != 1 {
+		t.Errorf("%d load balancers", n)
+	}
+	for _, role := range []string{"app", "swarm"} {
+		tg := s.one(t, tTG, "bookstore-"+role)
+		tg.want(t, "port", 5000)
+		tg.want(t, "protocol", "HTTP")
+		tg.want(t, "targetType", "instance")
+		tg.want(t, "deregistrationDelay", 30)
+		tg.want(t, "healthCheck.path", "/healthz")
+		tg.want(t, "healthCheck.matcher", "200")
+		tg.want(t, "vpcId", s.one(t, tVPC, "bookstore").ID)
+	}
+	ls := s.all(tListener)
+	if len(ls) != 1 {
+		t.Fatalf("%d listeners, want only :80", len(ls))
+	}
+	l := ls[0]
+	l.want(t, "port", 80)
+	l.want(t, "protocol", "HTTP")
+	l.want(t, "defaultActions.0.type", "forward")
+	app, sw := s.one(t, tTG, "bookstore-app").out("arn"), s.one(t, tTG, "bookstore-swarm").out("arn")
+	if w := weights(t, l); !reflect.DeepEqual(w, map[string]float64{app: 100, sw: 25}) {
+		t.Errorf(":80 forward weights %v", w)
+	}
+	for _, typ := range []string{tCert, tCertValid, tRecord, tZone, tRule} {
+		if n := len(s.all(typ)); n != 0 {
+			t.Errorf("%d %s without a domain", n, typ)
+		}
+	}
+	for _, inv := range s.invokes {
+		if strings.HasPrefix(inv, "aws:route53") {
+			t.Errorf("invoked %s without a domain", inv)
+		}
+	}
+}
+
+func TestEdgeWithDomain(t *testing.T) {
+	s := mustRun(t, map[string]string{"domain": "example.com", "appWeight": "80", "swarmWeight": "20"})
+	alb := s.one(t, tALB, "bookstore")
+	cert := s.one(t, tCert, "bookstore")
+	cert.want(t, "domainName", "example.com")
+	cert.want(t, "validationMethod", "DNS")
+	if got := strs(cert.in("subjectAlternativeNames")); !reflect.DeepEqual(got, []string{"www.example.com", "swarm.example.com"}) {
+		t.Errorf("SANs %v", got)
+	}
+
+	// One validation record per distinct name, each as ACM asked.
+	dvo := plain(cert.State["domainValidationOptions"]).([]any)
+	var fqdns []string
+	for _, label := range []string{"apex", "www", "swarm"} {
+		r := s.one(t, tRecord, "bookstore-validation-"+label)
+		domain := "example.com"
+		if label != "apex" {
+			domain = label + ".example.com"
+		}
+		var want map[string]any
+		for _, o := range dvo {
+			if get(o, "domainName") == domain {
+				want = o.(map[string]any)
+			}
+		}
+		r.want(t, "zoneId", lookedUpZone)
+		r.want(t, "name", want["resourceRecordName"])
+		r.want(t, "type", "CNAME")
+		r.want(t, "records.0", want["resourceRecordValue"])
+		r.want(t, "allowOverwrite", true)
+		r.want(t, "ttl", 60)
+		if !r.Req.GetDeleteBeforeReplace() {
+			t.Errorf("%s: deleteBeforeReplace not set", r.Name)
+		}
+		fqdns = append(fqdns, strings.TrimSuffix(want["resourceRecordName"].(string), "."))
+	}
+	cv := s.one(t, tCertValid, "bookstore")
+	cv.want(t, "certificateArn", cert.ID)
+	if got := strs(cv.in("validationRecordFqdns")); !sameSet(got, fqdns) {
+		t.Errorf("validation fqdns %v, want %v", got, fqdns)
+	}
+
+	http := s.one(t, tListener, "bookstore-http")
+	http.want(t, "loadBalancerArn", alb.out("arn"))
+	http.want(t, "port", 80)
+	http.want(t, "defaultActions.0.type", "redirect")
+	http.want(t, "defaultActions.0.redirect.protocol", "HTTPS")
+	http.want(t, "defaultActions.0.redirect.port", "443")
+	http.want(t, "defaultActions.0.redirect.statusCode", "HTTP_301")
+
+	https := s.one(t, tListener, "bookstore-https")
+	https.want(t, "port", 443)
+	https.want(t, "protocol", "HTTPS")
+	https.want(t, "sslPolicy", "ELBSecurityPolicy-TLS13-1-2-2021-06")
+	https.want(t, "certificateArn", cv.out("certificateArn"))
+	if !https.dependsOn(cv) {
+		t.Error(":443 does not wait for the certificate's validation")
+	}
+	app, sw := s.one(t, tTG, "bookstore-app"), s.one(t, tTG, "bookstore-swarm")
+	if w := weights(t, https); !reflect.DeepEqual(w, map[string]float64{app.out("arn"): 80, sw.out("arn"): 20}) {
+		t.Errorf(":443 forward weights %v", w)
+	}
+	for _, l := range []*rec{http, https} {
+		if !l.Req.GetDeleteBeforeReplace() {
+			t.Errorf("listener %s: deleteBeforeReplace not set (one listener per port)", l.Name)
+		}
+	}
+
+	rule := s.one(t, tRule, "bookstore-swarm")
+	rule.want(t, "listenerArn", https.out("arn"))
+	rule.want(t, "conditions.0.hostHeader.values.0", "swarm.example.com")
+	rule.want(t, "actions.0.type", "forward")
+	rule.want(t, "actions.0.targetGroupArn", sw.out("arn"))
+
+	for _, label := range []string{"apex", "www", "swarm"} {
+		name := "example.com"
+		if label != "apex" {
+			name = label + ".example.com"
+		}
+		for _, typ := range []string{"a", "aaaa"} {
+			r := s.one(t, tRecord, "bookstore-"+label+"-"+typ)
+			r.want(t, "zoneId", lookedUpZone)
+			r.want(t, "name", name)
+			r.want(t, "type", strings.ToUpper(typ))
+			r.want(t, "aliases.0.name", alb.out("dnsName"))
+			r.want(t, "aliases.0.zoneId", albZone)
+			r.want(t, "aliases.0.evaluateTargetHealth", true)
+			if !r.Req.GetDeleteBeforeReplace() {
+				t.Errorf("%s: deleteBeforeReplace not set", r.Name)
+			}
+		}
+	}
+	if n := len(s.all(tRecord)); n != 9 {
+		t.Errorf("%d records, want 3 validation + 6 aliases", n)
+	}
+	if n := len(s.all(tZone)); n != 0 {
+		t.Errorf("created %d zones; it should have been looked up", n)
+	}
+}
+
+// ACM may answer with one record for two names: the output lists it once and
+// the validation waits for it once.
+func TestSharedValidationRecord(t *testing.T) {
+	s := mustRun(t, withDomain, func(m *mocks) { m.sharedValidation = true })
+	recs := s.outputs["validationRecords"].([]map[string]string)
+	if len(recs) != 2 {
+		t.Errorf("validationRecords %v, want 2 distinct", recs)
+	}
+	apex, www := s.one(t, tRecord, "bookstore-validation-apex"), s.one(t, tRecord, "bookstore-validation-www")
+	if apex.in("name") != www.in("name") {
+		t.Fatalf("the mock did not share the record: %v %v", apex.in("name"), www.in("name"))
+	}
+	if apex.in("allowOverwrite") != true || www.in("allowOverwrite") != true {
+		t.Error("shared records must allow overwrite")
+	}
+	if got := strs(s.one(t, tCertValid, "bookstore").in("validationRecordFqdns")); len(got) != 2 {
+		t.Errorf("validation fqdns %v, want 2 distinct", got)
+	}
+}
+
+func TestCreateZone(t *testing.T) {
+	s := mustRun(t, map[string]string{"domain": "example.com", "createZone": "true"})
+	z := s.one(t, tZone, "bookstore")
+	z.want(t, "name", "example.com")
+	for _, r := range s.all(tRecord) {
+		r.want(t, "zoneId", createdZone)
+	}
+	if s.outputs["hostedZoneId"] != createdZone || !reflect.DeepEqual(s.outputs["nameServers"], zoneNameServers) {
+		t.Errorf("hostedZoneId %v nameServers %v", s.outputs["hostedZoneId"], s.outputs["nameServers"])
+	}
+	if slices.Contains(s.invokes, "aws:route53/getZone:getZone") {
+		t.Error("looked a zone up although createZone is set")
+	}
+}
+
+func TestHostedZoneIdOfParentZone(t *testing.T) {
+	s := mustRun(t, map[string]string{"domain": "shop.example.com", "hostedZoneId": lookedUpZone})
+	s.one(t, tRecord, "bookstore-apex-a").want(t, "name", "shop.example.com")
+	s.one(t, tRecord, "bookstore-apex-a").want(t, "zoneId", lookedUpZone)
+}
+
+func TestZoneErrorsNameTheKey(t *testing.T) {
+	_, err := runStack(t, map[string]string{"domain": "shop.example.org", "hostedZoneId": lookedUpZone})
+	if err == nil || !strings.Contains(err.Error(), "bookstore:hostedZoneId") {
+		t.Errorf("zone of another domain: err = %v", err)
+	}
+	_, err = runStack(t, map[string]string{"domain": "example.net"})
+	if err == nil || !strings.Contains(err.Error(), "bookstore:domain") {
+		t.Errorf("no zone for the domain: err = %v", err)
+	}
+}
+
+// ---- fleet ----
+
+func inlinePolicy(t *testing.T, s *stack, role string) map[string]any {
+	t.Helper()
+	return decodeJSON(t, s.one(t, tRolePolicy, role).in("policy"))
+}
+
+func checkManagedPolicies(t *testing.T, s *stack, role string) {
+	t.Helper()
+	r := s.one(t, tRole, role)
+	trust := decodeJSON(t, r.in("assumeRolePolicy"))
+	if get(trust, "Statement.0.Principal.Service") != "ec2.amazonaws.com" {
+		t.Errorf("%s trust %v", role, trust)
+	}
+	var got []string
+	for _, a := range s.all(tAttach) {
+		if a.in("role") == r.out("name") {
+			got = append(got, a.in("policyArn").(string))
+		}
+	}
+	want := []string{
+		"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+		"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+		"arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+	}
+	if !sameSet(got, want) {
+		t.Errorf("%s managed policies %v", role, got)
+	}
+}
+
+// statements returns Action -> Resource of a policy, failing on any wildcard.
+func statements(t *testing.T, doc map[string]any) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	for _, st := range doc["Statement"].([]any) {
+		m := st.(map[string]any)
+		if m["Effect"] != "Allow" || strings.Contains(fmt.Sprint(m["Resource"]), "*") {
+			t.Errorf("statement %v is not a scoped Allow", m)
+		}
+		for _, a := range strs(m["Action"]) {
+			out[a] = m
+		}
+	}
+	return out
+}
+
+func userData(t *testing.T, lt *rec) string {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(lt.in("userData").(string))
+	if err != nil {
+		t.Fatalf("%s user data is not base64: %v", lt.Name, err)
+	}
+	return string(b)
+}
+
+func mustContain(t *testing.T, what, doc string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if !strings.Contains(doc, sub) {
+			t.Errorf("%s lacks %q", what, sub)
+		}
+	}
+}
+
+func TestFleet(t *testing.T) {
+	s := mustRun(t, map[string]string{"adminEmails": "owner@example.com"})
+	fs, ap := s.one(t, tFS, "bookstore"), s.one(t, tAP, "bookstore")
+	db := s.one(t, tDB, "bookstore")
+	secret := s.outputs["dbSecretArn"].(string)
+
+	checkManagedPolicies(t, s, "bookstore-fleet")
+	st := statements(t, inlinePolicy(t, s, "bookstore-fleet"))
+	if len(st) != 3 {
+		t.Errorf("fleet grants %v, want GetSecretValue, ClientMount, ClientWrite", st)
+	}
+	if get(st["secretsmanager:GetSecretValue"], "Resource") != secret {
+		t.Errorf("secret grant %v", st["secretsmanager:GetSecretValue"])
+	}
+	for _, a := range []string{"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"} {
+		if get(st[a], "Resource") != fs.out("arn") ||
+			get(st[a], "Condition.StringEquals.elasticfilesystem:AccessPointArn") != ap.out("arn") {
+			t.Errorf("%s grant %v", a, st[a])
+		}
+	}
+
+	lt := s.one(t, tLT, "bookstore-fleet")
+	lt.want(t, "imageId", amiFromSSM)
+	lt.want(t, "instanceType", "t3.micro")
+	lt.want(t, "iamInstanceProfile.arn", s.one(t, tProfile, "bookstore-fleet").out("arn"))
+	lt.want(t, "vpcSecurityGroupIds.0", s.one(t, tSG, "bookstore-app").ID)
+	lt.want(t, "metadataOptions.httpTokens", "required")
+	lt.want(t, "metadataOptions.httpPutResponseHopLimit", 2)
+	lt.want(t, "metadataOptions.httpEndpoint", "enabled")
+	lt.want(t, "blockDeviceMappings.0.deviceName", "/dev/xvda")
+	lt.want(t, "blockDeviceMappings.0.ebs.volumeType", "gp3")
+	lt.want(t, "blockDeviceMappings.0.ebs.encrypted", "true")
+	lt.want(t, "updateDefaultVersion", true)
+	logs := s.one(t, tLogGroup, "bookstore-fleet")
+	logs.want(t, "retentionInDays", 30)
+	ud := userData(t, lt)
+	mustContain(t, "fleet user data", ud, "#cloud-config", s.outputs["imageRef"].(string), secret, fs.ID, ap.ID,
+		db.out("address"), logs.out("name"), "/mnt/bookstore", "/app/shared", "owner@example.com", "eu-west-1",
+		// The container's environment (DESIGN.md) and how it runs.
+		"DB_HOST="+db.out("address"), "DB_NAME=bookstore", "DB_SECRET_ARN="+secret, "SHARED_DIR=/app/shared",
+		"restart: always", "driver: awslogs", "amazon-efs-utils", "docker login")
+	if strings.Contains(ud, ":latest") || strings.Contains(ud, ":dev\n") {
+		t.Error("fleet user data refers to an image tag, not the digest")
+	}
+
+	asg := s.one(t, tASG, "bookstore-fleet")
+	asg.want(t, "minSize", 1)
+	asg.want(t, "maxSize", 3)
+	if _, ok := asg.Inputs["desiredCapacity"]; ok {
+		t.Error("desiredCapacity is set: a deploy would reset a scaled-out group")
+	}
+	if !asg.ignores("desiredCapacity") {
+		t.Error("desiredCapacity not in ignoreChanges")
+	}
+	asg.want(t, "healthCheckType", "ELB")
+	asg.want(t, "healthCheckGracePeriod", 300)
+	asg.want(t, "launchTemplate.id", lt.ID)
+	asg.want(t, "launchTemplate.version", fmt.Sprint(ltVersion))
+	asg.want(t, "instanceRefresh.strategy", "Rolling")
+	asg.want(t, "instanceRefresh.preferences.minHealthyPercentage", 100)
+	asg.want(t, "targetGroupArns.0", s.one(t, tTG, "bookstore-app").out("arn"))
+	if got := strs(asg.in("vpcZoneIdentifiers")); !reflect.DeepEqual(got, ids([]*rec{s.one(t, tSubnet, "bookstore-private-a"), s.one(t, tSubnet, "bookstore-private-b")})) {
+		t.Errorf("ASG subnets %v, want the private ones", got)
+	}
+	if !slices.Contains(strs(asg.in("enabledMetrics")), "GroupDesiredCapacity") {
+		t.Error("GroupDesiredCapacity not enabled: the at-max alarm would see nothing")
+	}
+	for _, mt := range s.all(tMT) {
+		if !asg.dependsOn(mt) {
+			t.Errorf("the ASG does not wait for mount target %s", mt.Name)
+		}
+	}
+
+	pol := s.one(t, tPolicy, "bookstore-fleet-cpu")
+	pol.want(t, "autoscalingGroupName", asg.out("name"))
+	pol.want(t, "policyType", "TargetTrackingScaling")
+	pol.want(t, "targetTrackingConfiguration.predefinedMetricSpecification.predefinedMetricType", "ASGAverageCPUUtilization")
+	pol.want(t, "targetTrackingConfiguration.targetValue", 60)
+}
+
+func TestFleetConfig(t *testing.T) {
+	s := mustRun(t, map[string]string{"minSize": "2", "maxSize": "6", "cpuTarget": "45",
+		"instanceType": "m7i-flex.large", "amiId": "ami-0123456789abcdef0"})
+	asg := s.one(t, tASG, "bookstore-fleet")
+	asg.want(t, "minSize", 2)
+	asg.want(t, "maxSize", 6)
+	s.one(t, tPolicy, "bookstore-fleet-cpu").want(t, "targetTrackingConfiguration.targetValue", 45)
+	lt := s.one(t, tLT, "bookstore-fleet")
+	lt.want(t, "instanceType", "m7i-flex.large")
+	lt.want(t, "imageId", "ami-0123456789abcdef0")
+	s.one(t, tInstance, "bookstore-swarm-manager").want(t, "ami", "ami-0123456789abcdef0")
+	if slices.Contains(s.invokes, "aws:ssm/getParameter:getParameter") {
+		t.Error("looked up the AMI although amiId pins one")
+	}
+	s.one(t, tAlarm, "bookstore-asg-at-max").want(t, "threshold", 6)
+}
+
+// ---- swarm ----
+
+func TestSwarmManager(t *testing.T) {
+	s := mustRun(t, nil)
+	param := s.one(t, tParam, "bookstore-swarm-join-token")
+	param.want(t, "type", "SecureString")
+	param.want(t, "value", "pending")
+	if !param.ignores("value") {
+		t.Error("the join token's value is not in ignoreChanges: a deploy would reset the manager's token")
+	}
+
+	checkManagedPolicies(t, s, "bookstore-swarm-manager")
+	st := statements(t, inlinePolicy(t, s, "bookstore-swarm-manager"))
+	if get(st["ssm:PutParameter"], "Resource") != param.out("arn") {
+		t.Errorf("manager PutParameter grant %v", st["ssm:PutParameter"])
+	}
+	if _, ok := st["ssm:GetParameter"]; ok {
+		t.Error("the manager may read the token; only workers need to")
+	}
+	if get(st["secretsmanager:GetSecretValue"], "Resource") != s.outputs["dbSecretArn"] {
+		t.Error("the manager cannot read the DB secret its tasks need")
+	}
+
+	m := s.one(t, tInstance, "bookstore-swarm-manager")
+	m.want(t, "ami", amiFromSSM)
+	m.want(t, "subnetId", s.one(t, tSubnet, "bookstore-public-a").ID)
+	m.want(t, "vpcSecurityGroupIds.0", s.one(t, tSG, "bookstore-swarm").ID)
+	m.want(t, "iamInstanceProfile", s.one(t, tProfile, "bookstore-swarm-manager").out("name"))
+	m.want(t, "metadataOptions.httpTokens", "required")
+	m.want(t, "metadataOptions.httpPutResponseHopLimit", 2)
+	m.want(t, "rootBlockDevice.encrypted", true)
+	m.want(t, "rootBlockDevice.volumeType", "gp3")
+	m.want(t, "userDataReplaceOnChange", true)
+	if !m.ignores("ami") {
+		t.Error("a new AMI would replace the manager: ami not in ignoreChanges")
+	}
+	for _, mt := range s.all(tMT) {
+		if !m.dependsOn(mt) {
+			t.Errorf("the manager does not wait for mount target %s", mt.Name)
+		}
+	}
+	ud := m.in("userData").(string)
+	mustContain(t, "manager user data", ud, "#cloud-config", s.outputs["imageRef"].(string), param.out("name"),
+		s.outputs["dbSecretArn"].(string), s.outputs["efsId"].(string), s.one(t, tLogGroup, "bookstore-swarm").out("name"))
+	// The renderer's parameter file (infra/userdata) carries the replicas.
+	mustContain(t, "manager user data", ud, "REPLICAS='5'", "JOIN_TOKEN_PARAMETER='"+param.out("name")+"'",
+		"docker swarm init", "--with-registry-auth", "published=5000,target=5000")
+
+	eip := s.one(t, tEIP, "bookstore-swarm-manager")
+	eip.want(t, "instance", m.ID)
+	eip.want(t, "domain", "vpc")
+	tga := s.one(t, tTGA, "bookstore-swarm-manager")
+	tga.want(t, "targetGroupArn", s.one(t, tTG, "bookstore-swarm").out("arn"))
+	tga.want(t, "targetId", m.ID)
+	tga.want(t, "port", 5000)
+	if !tga.Req.GetDeleteBeforeReplace() {
+		t.Error("target group attachment: deleteBeforeReplace not set")
+	}
+	if n := len(s.all(tASG)); n != 1 {
+		t.Errorf("%d ASGs without swarm workers, want only the fleet", n)
+	}
+	if n := len(s.all(tRole)); n != 2 {
+		t.Errorf("%d roles, want fleet and swarm manager", n)
+	}
+}
+
+func TestSwarmWorkers(t *testing.T) {
+	s := mustRun(t, map[string]string{"swarmWorkers": "2", "swarmReplicas": "7"})
+	param := s.one(t, tParam, "bookstore-swarm-join-token")
+	m := s.one(t, tInstance, "bookstore-swarm-manager")
+
+	checkManagedPolicies(t, s, "bookstore-swarm-worker")
+	st := statements(t, inlinePolicy(t, s, "bookstore-swarm-worker"))
+	if get(st["ssm:GetParameter"], "Resource") != param.out("arn") {
+		t.Errorf("worker GetParameter grant %v", st["ssm:GetParameter"])
+	}
+	if _, ok := st["ssm:PutParameter"]; ok {
+		t.Error("workers may write the token")
+	}
+
+	lt := s.one(t, tLT, "bookstore-swarm-worker")
+	lt.want(t, "metadataOptions.httpTokens", "required")
+	lt.want(t, "blockDeviceMappings.0.ebs.encrypted", "true")
+	lt.want(t, "iamInstanceProfile.arn", s.one(t, tProfile, "bookstore-swarm-worker").out("arn"))
+	lt.want(t, "vpcSecurityGroupIds.0", s.one(t, tSG, "bookstore-swarm").ID)
+	mustContain(t, "worker user data", userData(t, lt), "#cloud-config", m.out("privateIp"), param.out("name"),
+		s.outputs["imageRef"].(string), s.outputs["efsId"].(string))
+
+	asg := s.one(t, tASG, "bookstore-swarm-worker")
+	asg.want(t, "minSize", 2)
+	asg.want(t, "maxSize", 2)
+	asg.want(t, "launchTemplate.version", fmt.Sprint(ltVersion))
+	asg.want(t, "targetGroupArns.0", s.one(t, tTG, "bookstore-swarm").out("arn"))
+	asg.want(t, "instanceRefresh.strategy", "Rolling")
+	mustContain(t, "manager user data", m.in("userData").(string), "REPLICAS='7'")
+	mustContain(t, "worker user data", userData(t, lt), "MANAGER_ADDRESS='"+m.out("privateIp")+"'", "docker swarm join")
+}
+
+// ---- monolith ----
+
+func TestMonolith(t *testing.T) {
+	s := mustRun(t, map[string]string{"domain": "example.com", "monolith": "true", "alertEmail": "ops@example.com"})
+	sg := s.one(t, tSG, "bookstore-monolith")
+	anyV4, anyV6 := []string{"0.0.0.0/0"}, []string{"::/0"}
+	if got := rules(t, sg, "ingress"); !reflect.DeepEqual(got, []rule{
+		{"tcp", 80, 80, anyV4, anyV6, nil, false}, {"tcp", 443, 443, anyV4, anyV6, nil, false},
+	}) {
+		t.Errorf("monolith ingress %+v", got)
+	}
+	if got := rules(t, sg, "egress"); !reflect.DeepEqual(got, []rule{{"tcp", 443, 443, anyV4, anyV6, nil, false}}) {
+		t.Errorf("monolith egress %+v", got)
+	}
+	inst := s.one(t, tInstance, "bookstore-monolith")
+	inst.want(t, "subnetId", s.one(t, tSubnet, "bookstore-public-a").ID)
+	inst.want(t, "vpcSecurityGroupIds.0", sg.ID)
+	inst.want(t, "metadataOptions.httpTokens", "required")
+	inst.want(t, "rootBlockDevice.encrypted", true)
+	if !inst.ignores("ami") || !inst.ignores("userData") {
+		t.Error("a new AMI or image would replace the monolith and lose its local database")
+	}
+	mustContain(t, "monolith user data", inst.in("userData").(string), "#cloud-config", "legacy.example.com",
+		s.outputs["imageRef"].(string), "LETSENCRYPT_EMAIL='ops@example.com'", "certbot", "nginx")
+	checkManagedPolicies(t, s, "bookstore-monolith")
+	for _, p := range s.all(tRolePolicy) {
+		if p.Name == "bookstore-monolith" {
+			t.Error("the monolith's role has grants beyond the managed policies")
+		}
+	}
+	eip := s.one(t, tEIP, "bookstore-monolith")
+	eip.want(t, "instance", inst.ID)
+	rec := s.one(t, tRecord, "bookstore-monolith-legacy")
+	rec.want(t, "zoneId", lookedUpZone)
+	rec.want(t, "name", "legacy.example.com")
+	rec.want(t, "type", "A")
+	rec.want(t, "records.0", eip.out("publicIp"))
+	if s.outputs["legacyUrl"] != "https://legacy.example.com" {
+		t.Errorf("legacyUrl %v", s.outputs["legacyUrl"])
+	}
+	if n := len(s.all(tInstance)); n != 2 {
+		t.Errorf("%d instances, want the swarm manager and the monolith", n)
+	}
+}
+
+// ---- observability ----
+
+func TestObservability(t *testing.T) {
+	s := mustRun(t, nil)
+	topic := s.one(t, tTopic, "bookstore-alarms")
+	if n := len(s.all(tSub)); n != 0 {
+		t.Errorf("%d subscriptions without alertEmail", n)
+	}
+	alb, db := s.one(t, tALB, "bookstore"), s.one(t, tDB, "bookstore")
+	want := map[string]struct {
+		ns, metric string
+		dims       map[string]string
+	}{
+		"bookstore-alb-5xx":         {"AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", map[string]string{"LoadBalancer": alb.out("arnSuffix")}},
+		"bookstore-target-5xx":      {"AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", map[string]string{"LoadBalancer": alb.out("arnSuffix")}},
+		"bookstore-unhealthy-app":   {"AWS/ApplicationELB", "UnHealthyHostCount", map[string]string{"LoadBalancer": alb.out("arnSuffix"), "TargetGroup": s.one(t, tTG, "bookstore-app").out("arnSuffix")}},
+		"bookstore-unhealthy-swarm": {"AWS/ApplicationELB", "UnHealthyHostCount", map[string]string{"LoadBalancer": alb.out("arnSuffix"), "TargetGroup": s.one(t, tTG, "bookstore-swarm").out("arnSuffix")}},
+		"bookstore-db-cpu":          {"AWS/RDS", "CPUUtilization", map[string]string{"DBInstanceIdentifier": db.out("identifier")}},
+		"bookstore-db-storage":      {"AWS/RDS", "FreeStorageSpace", map[string]string{"DBInstanceIdentifier": db.out("identifier")}},
+		"bookstore-asg-at-max":      {"AWS/AutoScaling", "GroupDesiredCapacity", map[string]string{"AutoScalingGroupName": s.outputs["asgName"].(string)}},
+	}
+	if n := len(s.all(tAlarm)); n != len(want) {
+		t.Errorf("%d alarms, want %d", n, len(want))
+	}
+	for name, w := range want {
+		a := s.one(t, tAlarm, name)
+		a.want(t, "namespace", w.ns)
+		a.want(t, "metricName", w.metric)
+		a.want(t, "alarmActions.0", topic.out("arn"))
+		a.want(t, "okActions.0", topic.out("arn"))
+		for k, v := range w.dims {
+			a.want(t, "dimensions."+k, v)
+		}
+	}
+	s.one(t, tAlarm, "bookstore-asg-at-max").want(t, "threshold", 3)
+	s.one(t, tAlarm, "bookstore-db-storage").want(t, "threshold", 0.1*20*(1<<30))
+
+	s = mustRun(t, map[string]string{"alertEmail": "ops@example.com"})
+	sub := s.one(t, tSub, "bookstore-alarms-email")
+	sub.want(t, "protocol", "email")
+	sub.want(t, "endpoint", "ops@example.com")
+	sub.want(t, "topic", s.one(t, tTopic, "bookstore-alarms").out("arn"))
+}
+
+// ---- whole-stack properties ----
+
+// notTaggable are the AWS types with no tags property.
+var notTaggable = map[string]bool{
+	tRTA: true, tMT: true, tFSPolicy: true, tFSBackup: true, tLifecycle: true, tCertValid: true,
+	tRecord: true, tAttach: true, tRolePolicy: true, tPolicy: true, tTGA: true, tSub: true,
+}
+
+func everyVariant(t *testing.T) []*stack {
+	return []*stack{
+		mustRun(t, nil),
+		mustRun(t, map[string]string{"domain": "example.com", "createZone": "true", "monolith": "true",
+			"swarmWorkers": "2", "alertEmail": "ops@example.com", "azCount": "3", "natGateways": "perAz"}),
+	}
+}
+
+func TestEveryTaggableResourceIsTagged(t *testing.T) {
+	for _, s := range everyVariant(t) {
+		for _, r := range s.recs {
+			if !r.Custom || !strings.HasPrefix(r.Type, "aws:") || notTaggable[r.Type] {
+				continue
+			}
+			if r.Type == tASG {
+				got := map[string]any{}
+				for _, tag := range r.in("tags").([]any) {
+					got[fmt.Sprint(get(tag, "key"))] = get(tag, "value")
+					if get(tag, "propagateAtLaunch") != true {
+						t.Errorf("ASG %s tag %v not propagated", r.Name, tag)
+					}
+				}
+				if got["project"] != "bookstore" || got["stack"] != "dev" {
+					t.Errorf("ASG %s tags %v", r.Name, got)
+				}
+				continue
+			}
+			if r.in("tags.project") != "bookstore" || r.in("tags.stack") != "dev" {
+				t.Errorf("%s %s tags = %v", r.Type, r.Name, r.in("tags"))
+			}
+		}
+	}
+}
+
+// Names are generated (a random suffix), so a replacement never collides with
+// the resource it replaces and two stacks share an account.
+func TestAutoNaming(t *testing.T) {
+	named := map[string]string{
+		tSG: "name", tDB: "identifier", tDBSubnets: "name", tDBParams: "name", tRepo: "name", tALB: "name",
+		tTG: "name", tRole: "name", tProfile: "name", tLT: "name", tASG: "name", tLogGroup: "name",
+		tParam: "name", tTopic: "name", tAlarm: "name", tRolePolicy: "name", tPolicy: "name",
+	}
+	for _, s := range everyVariant(t) {
+		for _, r := range s.recs {
+			if prop, ok := named[r.Type]; ok {
+				if v, set := r.Inputs[prop]; set {
+					t.Errorf("%s %s has a fixed %s %v", r.Type, r.Name, prop, v)
+				}
+				if _, set := r.Inputs[prop+"Prefix"]; set {
+					t.Errorf("%s %s has a fixed %sPrefix", r.Type, r.Name, prop)
+				}
+			}
+		}
+	}
+}
+
+// Each resource belongs to the component of its concern; components sit under
+// the stack.
+func TestEveryResourceHasAComponentParent(t *testing.T) {
+	wantParent := map[string]string{
+		tVPC: "bookstore:network:Network", tSubnet: "bookstore:network:Network", tNAT: "bookstore:network:Network",
+		tSG: "", tDB: "bookstore:database:Database", tFS: "bookstore:storage:Storage", tRepo: "bookstore:image:Image",
+		tImage: "bookstore:image:Image", tALB: "bookstore:edge:Edge", tTG: "bookstore:edge:Edge",
+		tListener: "bookstore:edge:Edge", tCert: "bookstore:edge:Edge", tZone: "bookstore:edge:Edge",
+		tASG: "", tLT: "", tRole: "bookstore:hostrole:Role", tTopic: "bookstore:observability:Observability",
+		tAlarm: "bookstore:observability:Observability", tParam: "bookstore:swarm:Swarm",
+	}
+	for _, s := range everyVariant(t) {
+		for _, r := range s.recs {
+			p := s.parentOf(r)
+			if !r.Custom {
+				if !strings.HasPrefix(r.Type, "bookstore:") {
+					t.Errorf("component %s has type %s", r.Name, r.Type)
+				}
+				if p != nil && p.Type != "bookstore:fleet:Fleet" && p.Type != "bookstore:swarm:Swarm" && p.Type != "bookstore:monolith:Monolith" {
+					t.Errorf("component %s %s under %s", r.Type, r.Name, p.Type)
+				}
+				continue
+			}
+			if p == nil || !strings.HasPrefix(p.Type, "bookstore:") {
+				t.Errorf("%s %s has no component parent", r.Type, r.Name)
+				continue
+			}
+			if w := wantParent[r.Type]; w != "" && p.Type != w {
+				t.Errorf("%s %s is under %s, want %s", r.Type, r.Name, p.Type, w)
+			}
+		}
+		// The ALB is declared in the edge and nowhere else.
+		for _, r := range s.all(tALB) {
+			if s.parentOf(r).Type != "bookstore:edge:Edge" {
+				t.Errorf("an ALB outside the edge: %s", r.Name)
+			}
+		}
+	}
+}
+
+// Every config error reaches `pulumi up` naming its key, before anything is declared.
+func TestRunRejectsBadConfig(t *testing.T) {
+	for key, cfg := range map[string]map[string]string{
+		"minSize":      {"minSize": "5", "maxSize": "2"},
+		"azCount":      {"azCount": "4"},
+		"domain":       {"domain": "not a domain"},
+		"swarmWeight":  {"swarmWeight": "0", "appWeight": "0"},
+		"natGateways":  {"natGateways": "two"},
+		"swarmWorkers": {"swarmWorkers": "-1"},
+	} {
+		s, err := runStack(t, cfg)
+		if err == nil || !strings.Contains(err.Error(), "bookstore:"+key) {
+			t.Errorf("%v: err = %v, want one naming bookstore:%s", cfg, err, key)
+		}
+		if n := len(s.recs); n != 0 {
+			t.Errorf("%v: %d resources declared despite bad config", cfg, n)
+		}
+	}
+}
+
+// The user data the stack renders is valid cloud-config by cloud-init's own
+// validator (infra/userdata checks the scripts inside with shellcheck).
+func TestRenderedUserDataPassesCloudInitSchema(t *testing.T) {
+	ci, err := exec.LookPath("cloud-init")
+	if err != nil {
+		if os.Getenv("BOOKSTORE_TEST_STRICT") == "1" {
+			t.Fatal("cloud-init not found (apt-get install -y cloud-init); BOOKSTORE_TEST_STRICT=1 makes this a failure")
+		}
+		t.Skip("cloud-init not found: apt-get install -y cloud-init")
+	}
+	s := mustRun(t, map[string]string{"domain": "example.com", "monolith": "true", "swarmWorkers": "1"})
+	docs := map[string]string{
+		"fleet":    userData(t, s.one(t, tLT, "bookstore-fleet")),
+		"worker":   userData(t, s.one(t, tLT, "bookstore-swarm-worker")),
+		"manager":  s.one(t, tInstance, "bookstore-swarm-manager").in("userData").(string),
+		"monolith": s.one(t, tInstance, "bookstore-monolith").in("userData").(string),
+	}
+	for name, doc := range docs {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), name+".yaml")
+			if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(ci, "schema", "--config-file", path).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "Valid cloud-config") {
+				t.Errorf("cloud-init schema rejected the %s user data: %v\n%s", name, err, out)
+			}
+		})
+	}
+}
+
+// `pulumi preview` (as pull-request review runs it) knows no computed value: the
+// program must declare the same resources without them.
+func TestPreviewDeclaresTheSameResources(t *testing.T) {
+	cfg := map[string]string{"domain": "example.com", "monolith": "true", "swarmWorkers": "1"}
+	full := mustRun(t, cfg)
+	pre, err := runStack(t, cfg, func(m *mocks) { m.preview = true })
+	if err != nil {
+		t.Fatalf("preview: %v", err)
+	}
+	count := func(s *stack) map[string]int {
+		c := map[string]int{}
+		for _, r := range s.recs {
+			c[r.Type]++
+		}
+		return c
+	}
+	if got, want := count(pre), count(full); !reflect.DeepEqual(got, want) {
+		t.Errorf("preview declares %v\nan update declares %v", got, want)
+	}
+	if img := pre.one(t, tImage, "bookstore"); img.in("buildOnPreview") != false {
+		t.Error("preview would need a Docker daemon: buildOnPreview is not false")
+	}
+}
