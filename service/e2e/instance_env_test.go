@@ -1,0 +1,92 @@
+package e2e
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/bookstore-aws/bookstore/infra/userdata"
+)
+
+// TestInstanceEnvMatchesService renders the user data of the hosts that run the
+// image and checks that the container environment they write uses only the
+// service's variables, as docker-compose.yml does: the two compose files (local
+// and on the instances) must agree on the names.
+func TestInstanceEnvMatchesService(t *testing.T) {
+	const image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/bookstore@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	svc := userdata.Service{
+		ImageRef: image, Region: "eu-west-1",
+		DBHost: "bookstore.abcdefghij.eu-west-1.rds.amazonaws.com", DBPort: 3306, DBName: "bookstore",
+		DBSecretARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0f6d4b1d-1234-4c5e-9abc-0123456789ab-AbCdEf",
+		AdminEmails: []string{"admin@example.com"}, LogGroup: "/bookstore/dev/app", LogLevel: "info",
+	}
+	efs := userdata.EFS{FileSystemID: "fs-0123456789abcdef0", AccessPointID: "fsap-0fedcba9876543210"}
+	hosts := map[string]func() (string, error){
+		"fleet": func() (string, error) { return userdata.RenderFleet(userdata.Fleet{Service: svc, EFS: efs}) },
+		"swarm manager": func() (string, error) {
+			return userdata.RenderSwarmManager(userdata.SwarmManager{Service: svc, EFS: efs, Replicas: 2, JoinTokenParameter: "/bookstore/dev/swarm-join-token"})
+		},
+		"monolith": func() (string, error) {
+			return userdata.RenderMonolith(userdata.Monolith{ImageRef: image, Region: "eu-west-1", Hostname: "legacy.example.com",
+				AdminEmails: []string{"admin@example.com"}, LogGroup: "/bookstore/dev/legacy"})
+		},
+	}
+	literals := serviceStringLiterals(t)
+	for host, render := range hosts {
+		doc, err := render()
+		if err != nil {
+			t.Fatalf("%s: render: %v", host, err)
+		}
+		names := containerEnvNames(t, host, doc)
+		t.Logf("%s: app.env sets %v", host, names)
+		if !slices.Contains(names, "PORT") || !slices.Contains(names, "SHARED_DIR") {
+			t.Errorf("%s: app.env sets %v; want at least PORT and SHARED_DIR", host, names)
+		}
+		for _, name := range names {
+			if !slices.Contains(serviceEnv, name) {
+				t.Errorf("%s: the container gets %s, which is not in the service's environment contract %v", host, name, serviceEnv)
+			}
+			// AWS_REGION is read by the AWS SDK, not by the service's own code.
+			if name != "AWS_REGION" && !literals[name] {
+				t.Errorf("%s: the container gets %s, but no Go file under service/ mentions %q", host, name, name)
+			}
+		}
+	}
+}
+
+// containerEnvNames returns the variable names of the env file the cloud-config
+// doc writes for the app container (a write_files entry named app.env).
+func containerEnvNames(t *testing.T, host, doc string) []string {
+	t.Helper()
+	var cfg struct {
+		WriteFiles []struct {
+			Path    string `yaml:"path"`
+			Content string `yaml:"content"`
+		} `yaml:"write_files"`
+	}
+	if err := yaml.Unmarshal([]byte(doc), &cfg); err != nil {
+		t.Fatalf("%s: user data is not YAML: %v", host, err)
+	}
+	for _, f := range cfg.WriteFiles {
+		if !strings.HasSuffix(f.Path, "/app.env") {
+			continue
+		}
+		var names []string
+		for line := range strings.Lines(f.Content) {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			name, _, ok := strings.Cut(line, "=")
+			if !ok {
+				t.Fatalf("%s: app.env line %q is not KEY=value", host, line)
+			}
+			names = append(names, name)
+		}
+		return names
+	}
+	t.Fatalf("%s: the user data writes no app.env", host)
+	return nil
+}
