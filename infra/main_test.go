@@ -802,6 +802,9 @@ func statements(t *testing.T, doc map[string]any) map[string]map[string]any {
 	return out
 }
 
+// rdsCAURL is eu-west-1's RDS CA bundle as boot.env carries it.
+const rdsCAURL = "RDS_CA_URL='https://truststore.pki.rds.amazonaws.com/eu-west-1/eu-west-1-bundle.pem'"
+
 func userData(t *testing.T, lt *rec) string {
 	t.Helper()
 	b, err := base64.StdEncoding.DecodeString(lt.in("userData").(string))
@@ -860,7 +863,10 @@ func TestFleet(t *testing.T) {
 		db.out("address"), logs.out("name"), "/mnt/bookstore", "/app/shared", "owner@example.com", "eu-west-1",
 		// The container's environment (DESIGN.md) and how it runs.
 		"DB_HOST="+db.out("address"), "DB_NAME=bookstore", "DB_SECRET_ARN="+secret, "SHARED_DIR=/app/shared",
-		"restart: always", "driver: awslogs", "amazon-efs-utils", "docker login")
+		"restart: always", "driver: awslogs", "amazon-efs-utils", "docker login",
+		// Verified TLS to RDS: the region's CA bundle, fetched at boot, bound read-only.
+		rdsCAURL, "DB_TLS_CA_FILE=/etc/bookstore/rds-ca.pem", `source: "/opt/bookstore/rds-ca.pem"`,
+		`target: "/etc/bookstore/rds-ca.pem"`, "read_only: true")
 	if strings.Contains(ud, ":latest") || strings.Contains(ud, ":dev\n") {
 		t.Error("fleet user data refers to an image tag, not the digest")
 	}
@@ -963,7 +969,8 @@ func TestSwarmManager(t *testing.T) {
 		s.outputs["dbSecretArn"].(string), s.outputs["efsId"].(string), s.one(t, tLogGroup, "bookstore-swarm").out("name"))
 	// The renderer's parameter file (infra/userdata) carries the replicas.
 	mustContain(t, "manager user data", ud, "REPLICAS='5'", "JOIN_TOKEN_PARAMETER='"+param.out("name")+"'",
-		"docker swarm init", "--with-registry-auth", "published=5000,target=5000")
+		"docker swarm init", "--with-registry-auth", "published=5000,target=5000",
+		rdsCAURL, "DB_TLS_CA_FILE=/etc/bookstore/rds-ca.pem", "target=/etc/bookstore/rds-ca.pem,readonly")
 
 	eip := s.one(t, tEIP, "bookstore-swarm-manager")
 	eip.want(t, "instance", m.ID)
@@ -1003,7 +1010,9 @@ func TestSwarmWorkers(t *testing.T) {
 	lt.want(t, "iamInstanceProfile.arn", s.one(t, tProfile, "bookstore-swarm-worker").out("arn"))
 	lt.want(t, "vpcSecurityGroupIds.0", s.one(t, tSG, "bookstore-swarm").ID)
 	mustContain(t, "worker user data", userData(t, lt), "#cloud-config", m.out("privateIp"), param.out("name"),
-		s.outputs["imageRef"].(string), s.outputs["efsId"].(string))
+		s.outputs["imageRef"].(string), s.outputs["efsId"].(string),
+		// Tasks on a worker bind the bundle from the worker's own disk.
+		rdsCAURL, `install_rds_ca "${RDS_CA_URL}" "${BOOKSTORE_DIR}/rds-ca.pem"`)
 
 	asg := s.one(t, tASG, "bookstore-swarm-worker")
 	asg.want(t, "minSize", 2)
@@ -1039,6 +1048,9 @@ func TestMonolith(t *testing.T) {
 	}
 	mustContain(t, "monolith user data", inst.in("userData").(string), "#cloud-config", "legacy.example.com",
 		s.outputs["imageRef"].(string), "LETSENCRYPT_EMAIL='ops@example.com'", "certbot", "nginx")
+	if ud := inst.in("userData").(string); strings.Contains(ud, "DB_TLS_CA_FILE") || strings.Contains(ud, "RDS_CA_URL") {
+		t.Error("the monolith's database is a local MySQL container: it gets no RDS CA bundle")
+	}
 	checkManagedPolicies(t, s, "bookstore-monolith")
 	for _, p := range s.all(tRolePolicy) {
 		if p.Name == "bookstore-monolith" {

@@ -202,14 +202,27 @@ func TestHealthcheckMode(t *testing.T) {
 // Bad configuration stops the process at once with the variable's name.
 func TestBadConfigurationExits(t *testing.T) {
 	bin := binary(t, "")
-	cmd := exec.Command(bin)
-	cmd.Env = []string{"PORT=5000", "DRAIN_TIMEOUT=forever", "DATABASE_URL=postgres://u:p@h/db"}
-	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "DRAIN_TIMEOUT:") || !strings.Contains(string(out), "DATABASE_URL:") {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if strings.Contains(string(out), ":p@") {
-		t.Fatalf("the password was printed: %s", out)
+	for _, c := range []struct {
+		env  []string
+		want []string
+	}{
+		{[]string{"PORT=5000", "DRAIN_TIMEOUT=forever", "DATABASE_URL=postgres://u:p@h/db"}, []string{"DRAIN_TIMEOUT:", "DATABASE_URL:"}},
+		{[]string{"PORT=5000", "DATABASE_URL=mysql://u:p@h/db?tls=preferred", "DB_TLS_CA_FILE=" + os.Args[0]}, []string{"DB_TLS_CA_FILE: is set, but DATABASE_URL has tls=preferred"}},
+	} {
+		cmd := exec.Command(bin)
+		cmd.Env = c.env
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Fatalf("%v: exit 0: %s", c.env, out)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("%v: %v: output lacks %q: %s", c.env, err, w, out)
+			}
+		}
+		if strings.Contains(string(out), ":p@") {
+			t.Fatalf("the password was printed: %s", out)
+		}
 	}
 }
 

@@ -104,6 +104,32 @@ const (
 // ServiceName is the Swarm service the manager creates.
 const ServiceName = "bookstore"
 
+// The RDS CA bundle: every host that runs the service's containers (fleet,
+// Swarm manager and workers) downloads its region's bundle at boot to
+// RDSCAHostPath, and each container gets it read-only at RDSCAContainerPath
+// with DB_TLS_CA_FILE pointing there, so the service verifies the database's
+// certificate (the image's system roots do not hold RDS's CAs).
+const (
+	RDSCAHostPath      = bookstoreDir + "/rds-ca.pem"
+	RDSCAContainerPath = "/etc/bookstore/rds-ca.pem"
+)
+
+// RDSCABundleURL returns the HTTPS address of region's RDS certificate bundle
+// (intermediate and root CAs, PEM), as the Amazon RDS User Guide lists them
+// under "Certificate bundles for specific AWS Regions": one trust store for
+// the commercial regions, another for GovCloud (US), a third for China.
+// region must already be valid (checkRegion).
+func RDSCABundleURL(region string) string {
+	host := "truststore.pki.rds.amazonaws.com"
+	switch {
+	case strings.HasPrefix(region, "us-gov-"):
+		host = "truststore.pki.us-gov-west-1.rds.amazonaws.com"
+	case strings.HasPrefix(region, "cn-"):
+		host = "rds-truststore.s3.cn-north-1.amazonaws.com.cn"
+	}
+	return "https://" + host + "/" + region + "/" + region + "-bundle.pem"
+}
+
 // appEnv is the container environment shared by the fleet and the swarm
 // (DESIGN.md, "The service's contract").
 func (s Service) appEnv(logLevel string) []kv {
@@ -117,6 +143,7 @@ func (s Service) appEnv(logLevel string) []kv {
 		{"ADMIN_EMAILS", strings.Join(s.AdminEmails, ",")},
 		{"LOG_LEVEL", logLevel},
 		{"AWS_REGION", s.Region},
+		{"DB_TLS_CA_FILE", RDSCAContainerPath},
 	}
 }
 
@@ -135,11 +162,12 @@ func efsDropIn() file {
 }
 
 // RenderFleet returns the cloud-config for an ASG instance: docker, the
-// compose plugin and amazon-efs-utils; EFS at Mount over TLS with IAM; an
-// ECR login; /opt/bookstore/compose.yaml running Service.ImageRef with
-// restart always, the awslogs driver (stream "fleet/<instance id>"), port
-// ServicePort and the healthcheck; bookstore.service brings it back after a
-// reboot. Errors: a *FieldError for a bad parameter, or a document over
+// compose plugin and amazon-efs-utils; EFS at Mount over TLS with IAM; the
+// region's RDS CA bundle at RDSCAHostPath; an ECR login;
+// /opt/bookstore/compose.yaml running Service.ImageRef with restart always,
+// the awslogs driver (stream "fleet/<instance id>"), port ServicePort, the
+// bundle mounted read-only at RDSCAContainerPath and the healthcheck;
+// bookstore.service brings it back after a reboot. Errors: a *FieldError for a bad parameter, or a document over
 // MaxBytes.
 func RenderFleet(p Fleet) (string, error) {
 	registry, registryRegion, logLevel, err := p.Service.validate("Service")
@@ -154,6 +182,8 @@ func RenderFleet(p Fleet) (string, error) {
 		"Port":          ServicePort,
 		"HostSharedDir": Mount,
 		"SharedDir":     ContainerSharedDir,
+		"HostCAFile":    RDSCAHostPath,
+		"CAFile":        RDSCAContainerPath,
 		"Region":        p.Service.Region,
 		"LogGroup":      p.Service.LogGroup,
 	})
@@ -170,6 +200,7 @@ func RenderFleet(p Fleet) (string, error) {
 		{"ECR_REGION", registryRegion},
 		{"EFS_ID", p.EFS.FileSystemID},
 		{"EFS_ACCESS_POINT", p.EFS.AccessPointID},
+		{"RDS_CA_URL", RDSCABundleURL(p.Service.Region)},
 		{"COMPOSE_VERSION", ComposeVersion},
 		{"COMPOSE_SHA256", ComposeSHA256},
 	})
@@ -178,10 +209,11 @@ func RenderFleet(p Fleet) (string, error) {
 	}
 	return render(document{
 		Role:     "fleet instance",
-		Packages: []string{"docker", "amazon-efs-utils"},
+		Packages: []string{"docker", "amazon-efs-utils", "openssl"},
 		Files: []file{
 			script("lib.sh"),
 			script("efs.sh"),
+			script("rdsca.sh"),
 			script("compose.sh"),
 			script("fleet-boot.sh"),
 			boot,
@@ -195,13 +227,14 @@ func RenderFleet(p Fleet) (string, error) {
 }
 
 // RenderSwarmManager returns the cloud-config for the Swarm manager: docker,
-// EFS and ECR as on the fleet; `docker swarm init` advertising the private
+// EFS, the RDS CA bundle and ECR as on the fleet; `docker swarm init` advertising the private
 // address from IMDSv2; the worker join token written to JoinTokenParameter
 // (SecureString); then ServiceName created with Replicas tasks of the same
 // digest, port ServicePort published, registry auth forwarded, the same
 // environment, the EFS bind, awslogs (stream "swarm/<task>") and rolling
-// update/rollback settings, or updated when it already exists. Errors: a
-// *FieldError for a bad parameter, or a document over MaxBytes.
+// update/rollback settings, the bundle mounted read-only as on the fleet,
+// or updated when it already exists. Errors: a *FieldError for a bad
+// parameter, or a document over MaxBytes.
 func RenderSwarmManager(p SwarmManager) (string, error) {
 	registry, registryRegion, logLevel, err := p.Service.validate("Service")
 	if err != nil {
@@ -227,6 +260,7 @@ func RenderSwarmManager(p SwarmManager) (string, error) {
 		{"REGION", p.Service.Region},
 		{"EFS_ID", p.EFS.FileSystemID},
 		{"EFS_ACCESS_POINT", p.EFS.AccessPointID},
+		{"RDS_CA_URL", RDSCABundleURL(p.Service.Region)},
 		{"REPLICAS", strconv.Itoa(p.Replicas)},
 		{"JOIN_TOKEN_PARAMETER", p.JoinTokenParameter},
 		{"LOG_GROUP", p.Service.LogGroup},
@@ -237,10 +271,11 @@ func RenderSwarmManager(p SwarmManager) (string, error) {
 	}
 	return render(document{
 		Role:     "swarm manager",
-		Packages: []string{"docker", "amazon-efs-utils"},
+		Packages: []string{"docker", "amazon-efs-utils", "openssl"},
 		Files: []file{
 			script("lib.sh"),
 			script("efs.sh"),
+			script("rdsca.sh"),
 			script("swarm-manager-boot.sh"),
 			boot,
 			env,
@@ -251,7 +286,8 @@ func RenderSwarmManager(p SwarmManager) (string, error) {
 }
 
 // RenderSwarmWorker returns the cloud-config for a Swarm worker: docker, EFS
-// (tasks bind it), the image pulled ahead of time, then the join token read
+// and the RDS CA bundle (tasks bind both), the image pulled ahead of time,
+// then the join token read
 // from JoinTokenParameter, retried until the manager has written it, and
 // `docker swarm join` to ManagerAddress:2377. Errors: a *FieldError for a bad
 // parameter, or a document over MaxBytes.
@@ -279,6 +315,7 @@ func RenderSwarmWorker(p SwarmWorker) (string, error) {
 		{"REGION", p.Region},
 		{"EFS_ID", p.EFS.FileSystemID},
 		{"EFS_ACCESS_POINT", p.EFS.AccessPointID},
+		{"RDS_CA_URL", RDSCABundleURL(p.Region)},
 		{"MANAGER_ADDRESS", p.ManagerAddress},
 		{"JOIN_TOKEN_PARAMETER", p.JoinTokenParameter},
 	})
@@ -287,10 +324,11 @@ func RenderSwarmWorker(p SwarmWorker) (string, error) {
 	}
 	return render(document{
 		Role:     "swarm worker",
-		Packages: []string{"docker", "amazon-efs-utils"},
+		Packages: []string{"docker", "amazon-efs-utils", "openssl"},
 		Files: []file{
 			script("lib.sh"),
 			script("efs.sh"),
+			script("rdsca.sh"),
 			script("swarm-worker-boot.sh"),
 			boot,
 			efsDropIn(),

@@ -232,6 +232,8 @@ func checkAppEnv(t *testing.T, p parsed, s Service) {
 		"ADMIN_EMAILS":  "admin@example.com,ops+books@example.org",
 		"LOG_LEVEL":     s.LogLevel,
 		"AWS_REGION":    s.Region,
+		// The bundle the boot script installs, as the container sees it.
+		"DB_TLS_CA_FILE": "/etc/bookstore/rds-ca.pem",
 	}
 	if got := envMap(t, f.Content); !reflect.DeepEqual(got, want) {
 		t.Errorf("app.env = %v\nwant %v", got, want)
@@ -326,7 +328,7 @@ func eq(t *testing.T, what string, got, want any) {
 
 func TestRenderFleet(t *testing.T) {
 	p := mustRender(t, renderers[0].render)
-	eq(t, "packages", p.Packages, []string{"docker", "amazon-efs-utils"})
+	eq(t, "packages", p.Packages, []string{"docker", "amazon-efs-utils", "openssl"})
 	vars := checkBootWiring(t, p, "/opt/bookstore/bin/fleet-boot.sh")
 	eq(t, "IMAGE_REF", vars["IMAGE_REF"], testImage)
 	eq(t, "ECR_REGISTRY", vars["ECR_REGISTRY"], testRegistry)
@@ -334,7 +336,9 @@ func TestRenderFleet(t *testing.T) {
 	eq(t, "EFS_ID", vars["EFS_ID"], "fs-0123456789abcdef0")
 	eq(t, "EFS_ACCESS_POINT", vars["EFS_ACCESS_POINT"], "fsap-0fedcba9876543210")
 	eq(t, "COMPOSE_SHA256", vars["COMPOSE_SHA256"], ComposeSHA256)
+	eq(t, "RDS_CA_URL", vars["RDS_CA_URL"], euWest1Bundle)
 	checkAppEnv(t, p, validService())
+	checkRDSCA(t, p, "/opt/bookstore/bin/fleet-boot.sh", "start_unit bookstore.service")
 	noTagNoSecret(t, p)
 
 	c := composeDoc(t, p)
@@ -345,6 +349,10 @@ func TestRenderFleet(t *testing.T) {
 	eq(t, "ports", dig(t, app, "ports"), []any{"5000:5000"})
 	eq(t, "volume", dig(t, app, "volumes", 0), map[string]any{
 		"type": "bind", "source": "/mnt/bookstore", "target": "/app/shared",
+		"bind": map[string]any{"create_host_path": false},
+	})
+	eq(t, "CA bundle volume", dig(t, app, "volumes", 1), map[string]any{
+		"type": "bind", "source": "/opt/bookstore/rds-ca.pem", "target": "/etc/bookstore/rds-ca.pem", "read_only": true,
 		"bind": map[string]any{"create_host_path": false},
 	})
 	eq(t, "healthcheck", dig(t, app, "healthcheck", "test"), []any{"CMD", "/app/bookstore", "healthcheck"})
@@ -372,9 +380,48 @@ func TestRenderFleet(t *testing.T) {
 	}
 }
 
+const euWest1Bundle = "https://truststore.pki.rds.amazonaws.com/eu-west-1/eu-west-1-bundle.pem"
+
+// checkRDSCA: the boot script installs the RDS CA bundle, with the helper the
+// document writes, at the path containers bind, ahead of the step named by
+// before (the one that starts the service or lets the node take tasks).
+func checkRDSCA(t *testing.T, p parsed, boot, before string) {
+	t.Helper()
+	script := p.file(t, boot).Content
+	install := strings.Index(script, `install_rds_ca "${RDS_CA_URL}" "${BOOKSTORE_DIR}/rds-ca.pem"`)
+	start := strings.Index(script, before)
+	if install < 0 || start < 0 || install > start {
+		t.Errorf("%s: install_rds_ca at %d, %q at %d: want the bundle installed first", boot, install, before, start)
+	}
+	if !strings.Contains(script, "\n. /opt/bookstore/bin/rdsca.sh\n") || !p.has("/opt/bookstore/bin/rdsca.sh") {
+		t.Errorf("%s does not source rdsca.sh, or the document does not write it", boot)
+	}
+	if RDSCAHostPath != "/opt/bookstore/rds-ca.pem" || RDSCAContainerPath != "/etc/bookstore/rds-ca.pem" {
+		t.Errorf("RDSCAHostPath %s, RDSCAContainerPath %s: the scripts spell them /opt/bookstore/rds-ca.pem and /etc/bookstore/rds-ca.pem", RDSCAHostPath, RDSCAContainerPath)
+	}
+}
+
+// The addresses AWS documents per partition ("Certificate bundles for
+// specific AWS Regions", Amazon RDS User Guide).
+func TestRDSCABundleURL(t *testing.T) {
+	for region, want := range map[string]string{
+		"eu-west-1":      euWest1Bundle,
+		"us-east-1":      "https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem",
+		"ap-southeast-4": "https://truststore.pki.rds.amazonaws.com/ap-southeast-4/ap-southeast-4-bundle.pem",
+		"us-gov-west-1":  "https://truststore.pki.us-gov-west-1.rds.amazonaws.com/us-gov-west-1/us-gov-west-1-bundle.pem",
+		"us-gov-east-1":  "https://truststore.pki.us-gov-west-1.rds.amazonaws.com/us-gov-east-1/us-gov-east-1-bundle.pem",
+		"cn-north-1":     "https://rds-truststore.s3.cn-north-1.amazonaws.com.cn/cn-north-1/cn-north-1-bundle.pem",
+		"cn-northwest-1": "https://rds-truststore.s3.cn-north-1.amazonaws.com.cn/cn-northwest-1/cn-northwest-1-bundle.pem",
+	} {
+		if got := RDSCABundleURL(region); got != want {
+			t.Errorf("RDSCABundleURL(%q) = %q, want %q", region, got, want)
+		}
+	}
+}
+
 func TestRenderSwarmManager(t *testing.T) {
 	p := mustRender(t, renderers[1].render)
-	eq(t, "packages", p.Packages, []string{"docker", "amazon-efs-utils"})
+	eq(t, "packages", p.Packages, []string{"docker", "amazon-efs-utils", "openssl"})
 	vars := checkBootWiring(t, p, "/opt/bookstore/bin/swarm-manager-boot.sh")
 	eq(t, "IMAGE_REF", vars["IMAGE_REF"], testImage)
 	eq(t, "REPLICAS", vars["REPLICAS"], "5")
@@ -382,7 +429,9 @@ func TestRenderSwarmManager(t *testing.T) {
 	eq(t, "LOG_GROUP", vars["LOG_GROUP"], "/bookstore/dev/app")
 	eq(t, "REGION", vars["REGION"], "eu-west-1")
 	eq(t, "SERVICE_NAME", vars["SERVICE_NAME"], "bookstore")
+	eq(t, "RDS_CA_URL", vars["RDS_CA_URL"], euWest1Bundle)
 	checkAppEnv(t, p, validService())
+	checkRDSCA(t, p, "/opt/bookstore/bin/swarm-manager-boot.sh", `docker service create`)
 	noTagNoSecret(t, p)
 	if p.has("/opt/bookstore/compose.yaml") {
 		t.Error("the manager runs a swarm service, not compose")
@@ -400,6 +449,9 @@ func TestRenderSwarmManager(t *testing.T) {
 		`--publish published=5000,target=5000`,
 		`--env-file "${BOOKSTORE_DIR}/app.env"`,
 		`--mount "type=bind,source=${EFS_MOUNT},target=/app/shared"`,
+		`ca_mount="type=bind,source=${BOOKSTORE_DIR}/rds-ca.pem,target=/etc/bookstore/rds-ca.pem,readonly"`,
+		`--mount "${ca_mount}"`,
+		`--mount-add "${ca_mount}"`,
 		`--log-driver awslogs`,
 		`--update-failure-action rollback`,
 		`--rollback-parallelism 1`,
@@ -412,11 +464,13 @@ func TestRenderSwarmManager(t *testing.T) {
 
 func TestRenderSwarmWorker(t *testing.T) {
 	p := mustRender(t, renderers[2].render)
-	eq(t, "packages", p.Packages, []string{"docker", "amazon-efs-utils"})
+	eq(t, "packages", p.Packages, []string{"docker", "amazon-efs-utils", "openssl"})
 	vars := checkBootWiring(t, p, "/opt/bookstore/bin/swarm-worker-boot.sh")
 	eq(t, "MANAGER_ADDRESS", vars["MANAGER_ADDRESS"], "10.0.0.17")
 	eq(t, "JOIN_TOKEN_PARAMETER", vars["JOIN_TOKEN_PARAMETER"], testParam)
 	eq(t, "IMAGE_REF", vars["IMAGE_REF"], testImage)
+	eq(t, "RDS_CA_URL", vars["RDS_CA_URL"], euWest1Bundle)
+	checkRDSCA(t, p, "/opt/bookstore/bin/swarm-worker-boot.sh", `retry 10 "join the swarm`)
 	noTagNoSecret(t, p)
 	if p.has("/opt/bookstore/app.env") {
 		t.Error("a worker gets its tasks' environment from the manager; it should not hold app.env")
@@ -442,6 +496,9 @@ func TestRenderMonolith(t *testing.T) {
 	eq(t, "LETSENCRYPT_EMAIL", vars["LETSENCRYPT_EMAIL"], "certs@example.com")
 	eq(t, "MYSQL_IMAGE", vars["MYSQL_IMAGE"], DefaultMySQLImage)
 	noTagNoSecret(t, p)
+	if p.has("/opt/bookstore/bin/rdsca.sh") || vars["RDS_CA_URL"] != "" {
+		t.Error("the monolith's database is a local container, not RDS: it needs no RDS CA bundle")
+	}
 	for _, path := range []string{"/opt/bookstore/mysql.env", "/opt/bookstore/db.env"} {
 		if p.has(path) {
 			t.Errorf("%s holds passwords and must be made on the instance, not in user data", path)

@@ -23,9 +23,10 @@ import (
 )
 
 // serviceEnv is the service's environment contract (DESIGN.md, "The service's
-// contract"): a compose file may set only these.
+// contract", plus DB_TLS_CA_FILE from the README's): a compose file may set
+// only these.
 var serviceEnv = []string{
-	"PORT", "DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SECRET_ARN",
+	"PORT", "DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SECRET_ARN", "DB_TLS_CA_FILE",
 	"SHARED_DIR", "ADMIN_EMAILS", "LOG_LEVEL", "DRAIN_TIMEOUT", "AWS_REGION",
 }
 

@@ -44,6 +44,11 @@ func TestInstanceEnvMatchesService(t *testing.T) {
 		if !slices.Contains(names, "PORT") || !slices.Contains(names, "SHARED_DIR") {
 			t.Errorf("%s: app.env sets %v; want at least PORT and SHARED_DIR", host, names)
 		}
+		// The hosts that reach RDS verify its certificate; the monolith's
+		// database is a local container.
+		if rds := host != "monolith"; slices.Contains(names, "DB_TLS_CA_FILE") != rds {
+			t.Errorf("%s: app.env sets %v; DB_TLS_CA_FILE wanted: %v", host, names, rds)
+		}
 		for _, name := range names {
 			if !slices.Contains(serviceEnv, name) {
 				t.Errorf("%s: the container gets %s, which is not in the service's environment contract %v", host, name, serviceEnv)

@@ -1,17 +1,19 @@
 #!/bin/bash
-# First boot of the Swarm manager: EFS, docker, `docker swarm init` on the
-# private address, the worker join token into SSM Parameter Store, then the
-# bookstore service (created, or updated when it already exists).
+# First boot of the Swarm manager: EFS, the RDS CA bundle, docker, `docker
+# swarm init` on the private address, the worker join token into SSM Parameter
+# Store, then the bookstore service (created, or updated when it already exists).
 # Safe to run again by hand: sudo /opt/bookstore/bin/swarm-manager-boot.sh
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 . /opt/bookstore/bin/lib.sh
 # shellcheck source=efs.sh
 . /opt/bookstore/bin/efs.sh
+# shellcheck source=rdsca.sh
+. /opt/bookstore/bin/rdsca.sh
 # shellcheck source=/dev/null
 . /opt/bookstore/boot.env
 trap 'on_error $?' ERR
-: "${IMAGE_REF:?} ${EFS_ID:?} ${EFS_ACCESS_POINT:?} ${ECR_REGISTRY:?} ${ECR_REGION:?} ${REGION:?}"
+: "${IMAGE_REF:?} ${EFS_ID:?} ${EFS_ACCESS_POINT:?} ${ECR_REGISTRY:?} ${ECR_REGION:?} ${REGION:?} ${RDS_CA_URL:?}"
 : "${REPLICAS:?} ${JOIN_TOKEN_PARAMETER:?} ${LOG_GROUP:?} ${SERVICE_NAME:?}"
 
 swarm_state() {
@@ -40,8 +42,10 @@ require_x86_64
 need aws awscli-2
 need docker docker
 need mount.efs amazon-efs-utils
+need openssl openssl
 
 mount_efs "${EFS_ID}" "${EFS_ACCESS_POINT}"
+install_rds_ca "${RDS_CA_URL}" "${BOOKSTORE_DIR}/rds-ca.pem"
 start_docker
 pull_image "${IMAGE_REF}"
 
@@ -71,6 +75,8 @@ common=(
 	--log-opt "awslogs-group=${LOG_GROUP}"
 	--log-opt 'tag=swarm/{{.Name}}'
 )
+# Every node has the bundle at the same path (workers fetch it before joining).
+ca_mount="type=bind,source=${BOOKSTORE_DIR}/rds-ca.pem,target=/etc/bookstore/rds-ca.pem,readonly"
 if docker service inspect "${SERVICE_NAME}" >/dev/null 2>&1; then
 	env_args=()
 	while IFS= read -r line; do
@@ -81,6 +87,7 @@ if docker service inspect "${SERVICE_NAME}" >/dev/null 2>&1; then
 		--image "${IMAGE_REF}" \
 		--publish-add published=5000,target=5000 \
 		--mount-add "type=bind,source=${EFS_MOUNT},target=/app/shared" \
+		--mount-add "${ca_mount}" \
 		"${SERVICE_NAME}" >/dev/null
 	log "service ${SERVICE_NAME} updated"
 else
@@ -89,6 +96,7 @@ else
 		--env-file "${BOOKSTORE_DIR}/app.env" \
 		--publish published=5000,target=5000 \
 		--mount "type=bind,source=${EFS_MOUNT},target=/app/shared" \
+		--mount "${ca_mount}" \
 		"${IMAGE_REF}" >/dev/null
 	log "service ${SERVICE_NAME} created"
 fi

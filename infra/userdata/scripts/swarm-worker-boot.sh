@@ -1,16 +1,18 @@
 #!/bin/bash
-# First boot of a Swarm worker: EFS (tasks bind it), docker, the image pulled
-# ahead of time, then `docker swarm join` with the token the manager stored in
-# SSM Parameter Store. Safe to run again: an active node is left alone.
+# First boot of a Swarm worker: EFS and the RDS CA bundle (tasks bind both),
+# docker, the image pulled ahead of time, then `docker swarm join` with the
+# token the manager stored in SSM Parameter Store. Safe to run again: an active node is left alone.
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 . /opt/bookstore/bin/lib.sh
 # shellcheck source=efs.sh
 . /opt/bookstore/bin/efs.sh
+# shellcheck source=rdsca.sh
+. /opt/bookstore/bin/rdsca.sh
 # shellcheck source=/dev/null
 . /opt/bookstore/boot.env
 trap 'on_error $?' ERR
-: "${IMAGE_REF:?} ${EFS_ID:?} ${EFS_ACCESS_POINT:?} ${ECR_REGISTRY:?} ${ECR_REGION:?} ${REGION:?} ${MANAGER_ADDRESS:?} ${JOIN_TOKEN_PARAMETER:?}"
+: "${IMAGE_REF:?} ${EFS_ID:?} ${EFS_ACCESS_POINT:?} ${ECR_REGISTRY:?} ${ECR_REGION:?} ${REGION:?} ${MANAGER_ADDRESS:?} ${JOIN_TOKEN_PARAMETER:?} ${RDS_CA_URL:?}"
 
 swarm_state() {
 	docker info --format '{{.Swarm.LocalNodeState}}'
@@ -36,8 +38,10 @@ require_x86_64
 need aws awscli-2
 need docker docker
 need mount.efs amazon-efs-utils
+need openssl openssl
 
 mount_efs "${EFS_ID}" "${EFS_ACCESS_POINT}"
+install_rds_ca "${RDS_CA_URL}" "${BOOKSTORE_DIR}/rds-ca.pem"
 start_docker
 pull_image "${IMAGE_REF}"
 

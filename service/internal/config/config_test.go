@@ -59,3 +59,13 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		}
 	}
 }
+
+// DB_TLS_CA_FILE is checked at start, with the rest, by name.
+func TestCAFileIsCheckedAtStart(t *testing.T) {
+	_, err := FromEnv(env(map[string]string{
+		"PORT": "http", "DATABASE_URL": "mysql://u:p@db:3306/bookstore", "DB_TLS_CA_FILE": "/nonexistent/rds-ca.pem",
+	}))
+	if err == nil || !strings.Contains(err.Error(), "PORT:") || !strings.Contains(err.Error(), "DB_TLS_CA_FILE: open /nonexistent/rds-ca.pem") {
+		t.Fatalf("error %v: want both PORT and DB_TLS_CA_FILE named", err)
+	}
+}

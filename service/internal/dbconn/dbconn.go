@@ -9,7 +9,9 @@
 //
 // Every connection this package opens uses utf8mb4, parses DATETIME into
 // time.Time (UTC) and has bounded dial, read and write timeouts, so a dead
-// database fails a query instead of hanging it.
+// database fails a query instead of hanging it. With DB_TLS_CA_FILE, in
+// either server mode, it also requires TLS and verifies the server's
+// certificate against that bundle.
 package dbconn
 
 import (
@@ -87,6 +89,14 @@ type Settings struct {
 	Name      string // ModeSecret: DB_NAME, the database (schema) name
 	SecretARN string // ModeSecret: DB_SECRET_ARN
 
+	// TLSCAFile is DB_TLS_CA_FILE (ModeURL or ModeSecret): the path of a PEM
+	// bundle of the CA certificates that may sign the server's certificate,
+	// such as RDS's regional bundle. Set, every connection requires TLS 1.2+
+	// and verifies the server against exactly these CAs, with the database's
+	// host as the server name. Empty, ModeSecret prefers TLS without
+	// verifying it, and ModeURL does what DATABASE_URL's tls says.
+	TLSCAFile string
+
 	// MaxOpenConns caps the pool Open returns; 0 means DefaultMaxOpenConns.
 	// Not read from the environment.
 	MaxOpenConns int
@@ -94,8 +104,14 @@ type Settings struct {
 
 // String describes s without the password, e.g.
 // "url: bookstore:***@tcp(db:3306)/bookstore" or
-// "secret: db:3306/bookstore (credentials from arn:aws:secretsmanager:...)".
+// "secret: db:3306/bookstore (credentials from arn:aws:secretsmanager:...)",
+// followed by ", TLS verified with /path/ca.pem" when TLSCAFile is set.
 func (s Settings) String() string {
+	if s.TLSCAFile != "" && s.Mode != ModeEmbedded {
+		c := s
+		c.TLSCAFile = ""
+		return c.String() + ", TLS verified with " + s.TLSCAFile
+	}
 	switch s.Mode {
 	case ModeURL:
 		cfg, err := mysql.ParseDSN(s.DSN)
@@ -132,8 +148,8 @@ func envErr(name, format string, args ...any) error {
 	return &EnvError{Var: name, Reason: fmt.Sprintf(format, args...)}
 }
 
-// SettingsFromEnv reads DATABASE_URL, DB_HOST, DB_PORT, DB_NAME and DB_SECRET_ARN
-// through getenv (os.Getenv in production). An empty variable counts as unset;
+// SettingsFromEnv reads DATABASE_URL, DB_HOST, DB_PORT, DB_NAME, DB_SECRET_ARN
+// and DB_TLS_CA_FILE through getenv (os.Getenv in production). An empty variable counts as unset;
 // surrounding white space is ignored.
 //
 // Exactly one of DATABASE_URL or the DB_* set may be given; neither gives
@@ -156,6 +172,15 @@ func envErr(name, format string, args ...any) error {
 // The DB_* set needs DB_HOST (host name or IP address, no port), DB_NAME
 // (MySQL's 64-character identifier limit) and DB_SECRET_ARN (a Secrets Manager
 // secret ARN); DB_PORT defaults to 3306.
+//
+// DB_TLS_CA_FILE, with either mode, is the path of a PEM bundle of CA
+// certificates (see Settings.TLSCAFile). It is read and parsed here, so a
+// missing or unreadable file, one without certificates, with a block that is
+// not a certificate or is cut short, or with only expired certificates,
+// stops the start. So does a DATABASE_URL that contradicts it: a unix
+// socket, or tls=false, skip-verify or preferred (tls=true is accepted:
+// the bundle replaces the system roots). Set without a database, it is an
+// error too.
 //
 // Errors are *EnvError naming the variable and what is wrong with it; they
 // never echo a password.
@@ -182,9 +207,9 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		if err != nil {
 			return Settings{}, err
 		}
-		return Settings{Mode: ModeURL, DSN: dsn}, nil
+		return withCAFile(Settings{Mode: ModeURL, DSN: dsn}, get("DB_TLS_CA_FILE"))
 	case len(set) == 0:
-		return Settings{Mode: ModeEmbedded}, nil
+		return withCAFile(Settings{Mode: ModeEmbedded}, get("DB_TLS_CA_FILE"))
 	case len(missing) > 0:
 		return Settings{}, envErr(missing[0],
 			"is not set, but %s is; the Secrets Manager mode needs all of DB_HOST, DB_NAME and DB_SECRET_ARN (DB_PORT defaults to %d)",
@@ -207,6 +232,19 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	if s.SecretARN, err = parseSecretARN(get("DB_SECRET_ARN")); err != nil {
 		return Settings{}, err
 	}
+	return withCAFile(s, get("DB_TLS_CA_FILE"))
+}
+
+// withCAFile returns s with TLSCAFile = path once checkCAFileFor accepts it;
+// an empty path leaves s as it is.
+func withCAFile(s Settings, path string) (Settings, error) {
+	if path == "" {
+		return s, nil
+	}
+	if err := checkCAFileFor(s, path); err != nil {
+		return Settings{}, err
+	}
+	s.TLSCAFile = path
 	return s, nil
 }
 
@@ -221,12 +259,18 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 // In ModeSecret the AWS configuration comes from the SDK's default chain
 // (environment, shared files, IMDS); the region is the one in the secret's ARN,
 // where the secret lives. AWS_ENDPOINT_URL_SECRETS_MANAGER or AWS_ENDPOINT_URL
-// redirect the client (tests). Connections prefer TLS (go-sql-driver
-// "preferred": encrypted when the server offers it, certificate not verified,
-// since RDS's CA is not among the system roots).
+// redirect the client (tests).
 //
-// logger may be nil. Open fails for ModeEmbedded, an unparsable DSN or an
-// AWS configuration that cannot be loaded.
+// With s.TLSCAFile, the bundle is read again and every connection requires
+// TLS 1.2+ and a server certificate that chains to it and names the
+// database's host (DB_HOST, or DATABASE_URL's host); a server without TLS, or
+// with another certificate, is refused at connect time. Without it,
+// ModeSecret connections prefer TLS (go-sql-driver "preferred": encrypted
+// when the server offers it, the certificate not verified, since RDS's CA is
+// not among the image's roots), and Open logs one warning saying so.
+//
+// logger may be nil. Open fails for ModeEmbedded, an unparsable DSN, a CA
+// bundle that no longer loads, or an AWS configuration that cannot be loaded.
 func Open(ctx context.Context, s Settings, logger *slog.Logger) (*sql.DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -240,6 +284,11 @@ func Open(ctx context.Context, s Settings, logger *slog.Logger) (*sql.DB, error)
 			return nil, fmt.Errorf("dbconn: parse DSN: %w", err)
 		}
 		cfg.Logger = driverLogger{logger}
+		if s.TLSCAFile != "" {
+			if err := useCABundle(cfg, s.TLSCAFile); err != nil {
+				return nil, err
+			}
+		}
 		if connector, err = newConnector(cfg); err != nil {
 			return nil, fmt.Errorf("dbconn: %w", err)
 		}
@@ -247,6 +296,9 @@ func Open(ctx context.Context, s Settings, logger *slog.Logger) (*sql.DB, error)
 		c, err := newSecretConnector(ctx, s, logger)
 		if err != nil {
 			return nil, err
+		}
+		if s.TLSCAFile == "" {
+			logger.Warn(noCAWarning, "db_host", s.Host)
 		}
 		connector = c
 	case ModeEmbedded:

@@ -107,7 +107,8 @@ func newSecretConnector(ctx context.Context, s Settings, logger *slog.Logger) (*
 	}, nil
 }
 
-// secretBaseConfig is the connection config of ModeSecret without credentials.
+// secretBaseConfig is the connection config of ModeSecret without
+// credentials: verified TLS with s.TLSCAFile, else "preferred".
 func secretBaseConfig(s Settings) (*mysql.Config, error) {
 	cfg := mysql.NewConfig()
 	cfg.Net = "tcp"
@@ -117,6 +118,11 @@ func secretBaseConfig(s Settings) (*mysql.Config, error) {
 	cfg.InterpolateParams = true // see parseDatabaseURL
 	if err := normalise(cfg, "", false); err != nil {
 		return nil, fmt.Errorf("dbconn: %w", err)
+	}
+	if s.TLSCAFile != "" {
+		if err := useCABundle(cfg, s.TLSCAFile); err != nil {
+			return nil, err
+		}
 	}
 	return cfg, nil
 }
