@@ -70,6 +70,14 @@ func ids(rs []*rec) []string {
 	return out
 }
 
+func names(rs []*rec) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Name)
+	}
+	return out
+}
+
 func strs(v any) []string {
 	var out []string
 	for _, e := range v.([]any) {
@@ -592,11 +600,15 @@ func TestEdgeWithoutDomain(t *testing.T) {
 	if w := weights(t, l); !reflect.DeepEqual(w, map[string]float64{app: 100, sw: 25}) {
 		t.Errorf(":80 forward weights %v", w)
 	}
-	for _, typ := range []string{tCert, tCertValid, tRecord, tZone, tRule} {
+	for _, typ := range []string{tCert, tCertValid, tRecord, tZone} {
 		if n := len(s.all(typ)); n != 0 {
 			t.Errorf("%d %s without a domain", n, typ)
 		}
 	}
+	if rules := s.all(tRule); len(rules) != 1 || rules[0].Name != "bookstore-metrics" {
+		t.Errorf("listener rules without a domain: %v, want only bookstore-metrics", names(rules))
+	}
+	wantMetricsHidden(t, s.one(t, tRule, "bookstore-metrics"), l)
 	for _, inv := range s.invokes {
 		if strings.HasPrefix(inv, "aws:route53") {
 			t.Errorf("invoked %s without a domain", inv)
@@ -672,6 +684,7 @@ func TestEdgeWithDomain(t *testing.T) {
 		}
 	}
 
+	wantMetricsHidden(t, s.one(t, tRule, "bookstore-metrics"), https)
 	rule := s.one(t, tRule, "bookstore-swarm")
 	rule.want(t, "listenerArn", https.out("arn"))
 	rule.want(t, "conditions.0.hostHeader.values.0", "swarm.example.com")
@@ -701,6 +714,22 @@ func TestEdgeWithDomain(t *testing.T) {
 	}
 	if n := len(s.all(tZone)); n != 0 {
 		t.Errorf("created %d zones; it should have been looked up", n)
+	}
+}
+
+// wantMetricsHidden checks that the forwarding listener answers /metrics with
+// its own 404, before any other rule, so the internet never reaches it.
+func wantMetricsHidden(t *testing.T, rule, listener *rec) {
+	t.Helper()
+	rule.want(t, "listenerArn", listener.out("arn"))
+	rule.want(t, "priority", 1)
+	if got := strs(rule.in("conditions.0.pathPattern.values")); !reflect.DeepEqual(got, []string{"/metrics", "/metrics/*"}) {
+		t.Errorf("metrics rule paths %v", got)
+	}
+	rule.want(t, "actions.0.type", "fixed-response")
+	rule.want(t, "actions.0.fixedResponse.statusCode", "404")
+	if !rule.Req.GetDeleteBeforeReplace() {
+		t.Error("metrics rule: deleteBeforeReplace not set (priorities are unique per listener)")
 	}
 }
 

@@ -18,8 +18,10 @@ import (
 	"github.com/bookstore-aws/bookstore/infra/tags"
 )
 
-// Fixed by the design (DESIGN.md): the service port, its liveness path, and a
-// deregistration delay longer than the service's DRAIN_TIMEOUT (25 s).
+// Fixed by the contract (README, "The contract between the parts"): the service
+// port, its liveness path, and a deregistration delay longer than the service's
+// DRAIN_TIMEOUT (25 s). Targets are checked for liveness, not readiness (/readyz):
+// the ASG acts on ELB health, and a database outage must not replace every host.
 const (
 	TargetPort          = 5000
 	HealthCheckPath     = "/healthz"
@@ -29,7 +31,13 @@ const (
 	// SwarmRulePriority is the listener rule sending swarm.<domain> to the swarm
 	// target group alone.
 	SwarmRulePriority = 10
+	// MetricsRulePriority comes first: the service's /metrics is for scrapers
+	// inside the VPC, never the internet, whatever the host name.
+	MetricsRulePriority = 1
 )
+
+// PrivatePaths are answered 404 by the load balancer itself.
+var PrivatePaths = []string{"/metrics", "/metrics/*"}
 
 // Args configures the edge.
 type Args struct {
@@ -154,13 +162,17 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	listenerOpts := []pulumi.ResourceOption{parent, pulumi.DeleteBeforeReplace(true)}
 
 	if args.Domain == "" {
-		if _, err := lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
+		http, err := lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
 			LoadBalancerArn: alb.Arn,
 			Port:            pulumi.Int(80),
 			Protocol:        pulumi.String("HTTP"),
 			DefaultActions:  weighted,
 			Tags:            tags.Of(args.Tags),
-		}, listenerOpts...); err != nil {
+		}, listenerOpts...)
+		if err != nil {
+			return nil, err
+		}
+		if err := hidePrivatePaths(ctx, name, http.Arn, args.Tags, parent); err != nil {
 			return nil, err
 		}
 		e.URL = pulumi.Sprintf("http://%s", alb.DnsName)
@@ -250,6 +262,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
+	if err := hidePrivatePaths(ctx, name, https.Arn, args.Tags, parent); err != nil {
+		return nil, err
+	}
 	if _, err := lb.NewListenerRule(ctx, name+"-swarm", &lb.ListenerRuleArgs{
 		ListenerArn: https.Arn,
 		Priority:    pulumi.Int(SwarmRulePriority),
@@ -282,6 +297,28 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	e.WWWURL = pulumi.String("https://" + names[1]).ToStringOutput()
 	e.SwarmURL = pulumi.String("https://" + names[2]).ToStringOutput()
 	return e, e.register(ctx)
+}
+
+// hidePrivatePaths makes the forwarding listener answer PrivatePaths with a 404
+// of its own, so they never reach a target.
+func hidePrivatePaths(ctx *pulumi.Context, name string, listener pulumi.StringInput, t map[string]string, parent pulumi.ResourceOption) error {
+	_, err := lb.NewListenerRule(ctx, name+"-metrics", &lb.ListenerRuleArgs{
+		ListenerArn: listener,
+		Priority:    pulumi.Int(MetricsRulePriority),
+		Conditions: lb.ListenerRuleConditionArray{lb.ListenerRuleConditionArgs{
+			PathPattern: lb.ListenerRuleConditionPathPatternArgs{Values: pulumi.ToStringArray(PrivatePaths)},
+		}},
+		Actions: lb.ListenerRuleActionArray{lb.ListenerRuleActionArgs{
+			Type: pulumi.String("fixed-response"),
+			FixedResponse: lb.ListenerRuleActionFixedResponseArgs{
+				ContentType: pulumi.String("text/plain"),
+				StatusCode:  pulumi.String("404"),
+				MessageBody: pulumi.String("404 page not found\n"),
+			},
+		}},
+		Tags: tags.Of(t),
+	}, parent, pulumi.DeleteBeforeReplace(true)) // priorities are unique per listener
+	return err
 }
 
 func (e *Edge) register(ctx *pulumi.Context) error {
