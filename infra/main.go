@@ -6,6 +6,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
@@ -24,7 +25,15 @@ import (
 	"github.com/bookstore-aws/bookstore/infra/swarm"
 )
 
-func main() { pulumi.Run(run) }
+func main() {
+	// Run without the engine, the SDK exits 32 and prints nothing.
+	if os.Getenv("PULUMI_MONITOR") == "" && os.Getenv("PULUMI_PLUGINS") == "" {
+		fmt.Fprintln(os.Stderr, "infra is a Pulumi program, run by the Pulumi engine: "+
+			"use `pulumi preview` or `pulumi up` from the repository root (README, \"Deploy to AWS\").")
+		os.Exit(2)
+	}
+	pulumi.Run(run)
+}
 
 // AL2023Parameter is SSM's public parameter holding the latest Amazon Linux 2023
 // AMI for x86_64 (the image is linux/amd64).
