@@ -1,5 +1,5 @@
 // Package stackout reads the stack's outputs as `pulumi stack output --json`
-// prints them and checks them against the contract in DESIGN.md ("outputs").
+// prints them and checks them against the contract in the README ("outputs").
 //
 // Every key of the contract must be present with the right JSON type; a key
 // that does not apply is an empty string or an empty list, never absent or
@@ -24,7 +24,7 @@ import (
 // than this is not stack output.
 const MaxInputBytes = 1 << 20
 
-// Keys are the outputs the stack exports (DESIGN.md, "outputs"), in the order
+// Keys are the outputs the stack exports (the README's contract, "outputs"), in the order
 // errors mention them.
 var Keys = []string{
 	"url", "wwwUrl", "albDnsName", "albZoneId", "certificateArn", "validationRecords",
@@ -118,6 +118,9 @@ func Parse(r io.Reader) (Outputs, error) {
 	if len(data) > MaxInputBytes {
 		return Outputs{}, &Error{Msg: fmt.Sprintf("more than %d bytes: not the output of `pulumi stack output --json`", MaxInputBytes)}
 	}
+	// Windows PowerShell's `>` writes UTF-8 with a byte order mark; RFC 8259
+	// allows a parser to ignore it.
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if len(bytes.TrimSpace(data)) == 0 {
 		return Outputs{}, &Error{Msg: "empty input: pipe `pulumi stack output --json` in, or pass -f FILE"}
 	}

@@ -62,6 +62,26 @@ func TestParseSample(t *testing.T) {
 	}
 }
 
+// PowerShell's `pulumi stack output --json > outputs.json` starts the file with
+// a UTF-8 byte order mark.
+func TestParseIgnoresAByteOrderMark(t *testing.T) {
+	want, err := Parse(strings.NewReader(encode(t, sample())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(strings.NewReader("\ufeff" + encode(t, sample())))
+	if err != nil {
+		t.Fatalf("with a BOM: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("with a BOM: %+v, want %+v", got, want)
+	}
+	// Only at the start: anywhere else it is still not JSON.
+	if _, err := Parse(strings.NewReader(" \ufeff" + encode(t, sample()))); err == nil {
+		t.Error("a BOM after whitespace was accepted")
+	}
+}
+
 func TestParseWithoutDomain(t *testing.T) {
 	m := sample()
 	m["url"] = "http://bookstore-alb-1234567890.eu-west-1.elb.amazonaws.com"
