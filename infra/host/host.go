@@ -23,7 +23,7 @@ const (
 )
 
 // Service is what every bookstore container needs, as outputs of the components
-// below the hosts (DESIGN.md, "The service's contract").
+// below the hosts (the README's contract, "the service's side").
 type Service struct {
 	ImageRef       pulumi.StringOutput // repo@sha256:...
 	DBHost         pulumi.StringOutput // RDS address, no port

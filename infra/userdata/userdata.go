@@ -24,7 +24,7 @@ import (
 const MaxBytes = 16 * 1024
 
 // Mount is where EFS is mounted on every host; it is bound into containers at
-// ContainerSharedDir (DESIGN.md, "instance mount").
+// ContainerSharedDir (the README's contract, "instance mount").
 const (
 	Mount              = "/mnt/bookstore"
 	ContainerSharedDir = "/app/shared"
@@ -131,7 +131,7 @@ func RDSCABundleURL(region string) string {
 }
 
 // appEnv is the container environment shared by the fleet and the swarm
-// (DESIGN.md, "The service's contract").
+// (the README's contract, "the service's side").
 func (s Service) appEnv(logLevel string) []kv {
 	return []kv{
 		{"PORT", strconv.Itoa(ServicePort)},
