@@ -22,6 +22,16 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// The bounds of DRAIN_TIMEOUT themselves are accepted.
+func TestDrainTimeoutBounds(t *testing.T) {
+	for _, v := range []string{"1s", "29.999s"} {
+		c, err := FromEnv(env(map[string]string{"DRAIN_TIMEOUT": v}))
+		if err != nil || c.DrainTimeout.String() != v {
+			t.Errorf("DRAIN_TIMEOUT=%s: %v, %v", v, c.DrainTimeout, err)
+		}
+	}
+}
+
 func TestValues(t *testing.T) {
 	c, err := FromEnv(env(map[string]string{
 		"PORT": "8080", "SHARED_DIR": "/mnt/x", "ADMIN_EMAILS": " A@Example.com, b@example.com ,", "LOG_LEVEL": "debug",
@@ -51,7 +61,8 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		}
 	}
 	for _, bad := range []map[string]string{
-		{"PORT": "0"}, {"PORT": "70000"}, {"DRAIN_TIMEOUT": "0s"}, {"DRAIN_TIMEOUT": "30s"}, {"DRAIN_TIMEOUT": "25"},
+		{"PORT": "0"}, {"PORT": "70000"}, {"DRAIN_TIMEOUT": "0s"}, {"DRAIN_TIMEOUT": "30s"}, {"DRAIN_TIMEOUT": "1ns"}, {"DRAIN_TIMEOUT": "999ms"},
+		{"DRAIN_TIMEOUT": "-5s"}, {"DRAIN_TIMEOUT": "25"},
 		{"ADMIN_EMAILS": "Admin <a@example.com>"},
 	} {
 		if _, err := FromEnv(env(bad)); err == nil {
