@@ -116,7 +116,7 @@ func (a *App) bookForm(w http.ResponseWriter, r *http.Request, d *templateData) 
 	in := store.BookInput{
 		Title:       f.text("title", true, maxTitle),
 		Author:      f.text("author", true, maxAuthor),
-		Description: f.text("description", false, maxDescription),
+		Description: f.textArea("description", false, maxDescription),
 		Price:       f.price("price"),
 		Stock:       f.integer("stock", 0, maxStock),
 	}
