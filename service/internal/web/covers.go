@@ -3,10 +3,7 @@ package web
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,9 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// coverTypes are the image types a cover may be, by sniffed content type
-// (http.DetectContentType, the WHATWG algorithm), never by the file name or
-// the browser's claim.
+// coverTypes are the image types a cover may be, by sniffed content type.
 var coverTypes = map[string]string{
 	"image/jpeg": ".jpg",
 	"image/png":  ".png",
@@ -32,40 +27,8 @@ var coverName = regexp.MustCompile(`^[0-9a-f]{32}\.(jpg|png|gif|webp)$`)
 
 // upload is a checked cover waiting to be saved.
 type upload struct {
-	file multipart.File
+	data []byte
 	ext  string
-}
-
-// checkCover reads the optional "cover" part. It returns nil, "" when none
-// was sent, or a message for the form when it is too large or not an image.
-func (a *App) checkCover(r *http.Request) (*upload, int, string) {
-	file, hdr, err := r.FormFile("cover")
-	if errors.Is(err, http.ErrMissingFile) {
-		return nil, 0, ""
-	}
-	if err != nil {
-		return nil, http.StatusBadRequest, "The cover could not be read."
-	}
-	if hdr.Size == 0 {
-		file.Close()
-		return nil, 0, "" // an empty file input
-	}
-	if hdr.Size > a.opts.MaxCoverBytes {
-		file.Close()
-		return nil, http.StatusRequestEntityTooLarge, "The cover may be at most " + a.maxCoverText() + "."
-	}
-	head := make([]byte, 512)
-	n, _ := io.ReadFull(file, head)
-	ext, ok := coverTypes[http.DetectContentType(head[:n])]
-	if !ok {
-		file.Close()
-		return nil, http.StatusUnprocessableEntity, "The cover must be a JPEG, PNG, GIF or WebP image."
-	}
-	if _, err := file.Seek(0, io.SeekStart); err != nil {
-		file.Close()
-		return nil, http.StatusBadRequest, "The cover could not be read."
-	}
-	return &upload{file: file, ext: ext}, 0, ""
 }
 
 func (a *App) coverDir() string { return filepath.Join(a.opts.SharedDir, "covers") }
@@ -74,7 +37,6 @@ func (a *App) coverDir() string { return filepath.Join(a.opts.SharedDir, "covers
 // the name. It writes a temporary file and renames it, so other instances
 // (on the same EFS) never see half a file.
 func (a *App) saveCover(u *upload) (string, error) {
-	defer u.file.Close()
 	dir := a.coverDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("covers: %w", err)
@@ -86,7 +48,7 @@ func (a *App) saveCover(u *upload) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("covers: %w", err)
 	}
-	_, err = io.Copy(tmp, io.LimitReader(u.file, a.opts.MaxCoverBytes))
+	_, err = tmp.Write(u.data)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -134,9 +96,13 @@ func (a *App) cover(w http.ResponseWriter, r *http.Request) {
 }
 
 // maxCoverText is MaxCoverBytes for people: "2 MB", "64 KB".
-func (a *App) maxCoverText() string {
-	if n := a.opts.MaxCoverBytes; n >= 1<<20 {
+func (a *App) maxCoverText() string { return byteText(a.opts.MaxCoverBytes) }
+
+// byteText is n bytes for people, in whole MiB or KiB written MB and KB as
+// browsers and file managers do: "2 MB", "64 KB".
+func byteText(n int64) string {
+	if n >= 1<<20 {
 		return fmt.Sprintf("%d MB", n>>20)
 	}
-	return fmt.Sprintf("%d KB", a.opts.MaxCoverBytes>>10)
+	return fmt.Sprintf("%d KB", n>>10)
 }

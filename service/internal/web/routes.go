@@ -63,10 +63,10 @@ func (a *App) Routes() http.Handler {
 		})
 	})
 
-	// Book forms take a cover upload, so their body cap is larger; the
-	// same chain otherwise.
+	// Book forms take a cover upload, so their body cap is larger (see
+	// maxBookFormBytes); the same chain otherwise.
 	r.Group(func(r chi.Router) {
-		r.Use(a.csrf().Handler, limitBody(a.opts.MaxCoverBytes+maxFormBytes), a.loadSession, a.requireLogin)
+		r.Use(a.csrf().Handler, limitBody(maxBookFormBytes), a.loadSession, a.requireLogin)
 		r.Post("/book/add_book", a.addBook)
 		r.Post("/book/edit_book/{id}", a.editBook)
 	})
