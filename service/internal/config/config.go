@@ -30,9 +30,13 @@ const (
 )
 
 // Config is the service's whole configuration.
+//
+// SharedDir is SHARED_DIR. Unset, it is DefaultSharedDir with a database,
+// and "" with the embedded engine: nothing persists then, so the caller
+// uses a temporary directory.
 type Config struct {
 	Port         int           // PORT: TCP port for plain HTTP, 1-65535
-	SharedDir    string        // SHARED_DIR: covers are written under it
+	SharedDir    string        // SHARED_DIR: covers are written under it; see above
 	AdminEmails  []string      // ADMIN_EMAILS: lower-cased addresses
 	LogLevel     slog.Level    // LOG_LEVEL: debug, info, warn or error
 	DrainTimeout time.Duration // DRAIN_TIMEOUT: Go duration, >= 1 s and < 30 s
@@ -42,7 +46,7 @@ type Config struct {
 // FromEnv reads the configuration through getenv (os.Getenv in production).
 // It returns every problem at once, joined, each naming its variable.
 func FromEnv(getenv func(string) string) (Config, error) {
-	c := Config{SharedDir: DefaultSharedDir, DrainTimeout: DefaultDrainTimeout, LogLevel: slog.LevelInfo}
+	c := Config{DrainTimeout: DefaultDrainTimeout, LogLevel: slog.LevelInfo}
 	var errs []error
 	var err error
 	if c.Port, err = Port(getenv); err != nil {
@@ -83,6 +87,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.DB, err = dbconn.SettingsFromEnv(getenv); err != nil {
 		errs = append(errs, err)
+	}
+	if c.SharedDir == "" && c.DB.Mode != dbconn.ModeEmbedded {
+		c.SharedDir = DefaultSharedDir
 	}
 	return c, errors.Join(errs...)
 }

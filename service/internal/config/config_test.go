@@ -16,9 +16,24 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Port != 5000 || c.SharedDir != "/app/shared" || c.DrainTimeout != 25*time.Second || c.LogLevel != slog.LevelInfo ||
+	// With the embedded engine nothing persists: no default SHARED_DIR, the
+	// caller makes a temporary one.
+	if c.Port != 5000 || c.SharedDir != "" || c.DrainTimeout != 25*time.Second || c.LogLevel != slog.LevelInfo ||
 		len(c.AdminEmails) != 0 || c.DB.Mode != dbconn.ModeEmbedded {
 		t.Fatalf("defaults: %+v", c)
+	}
+	// With a database, the image's volume.
+	for _, e := range []map[string]string{
+		{"DATABASE_URL": "mysql://u:p@db:3306/bookstore"},
+		{"DB_HOST": "db", "DB_NAME": "bookstore", "DB_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x"},
+	} {
+		if c, err := FromEnv(env(e)); err != nil || c.SharedDir != "/app/shared" {
+			t.Errorf("%v: SharedDir %q, %v; want /app/shared", e, c.SharedDir, err)
+		}
+	}
+	// Set, it is used whatever the database.
+	if c, err := FromEnv(env(map[string]string{"SHARED_DIR": "/srv/covers"})); err != nil || c.SharedDir != "/srv/covers" {
+		t.Errorf("embedded with SHARED_DIR: %q, %v", c.SharedDir, err)
 	}
 }
 

@@ -31,7 +31,40 @@ type upload struct {
 	ext  string
 }
 
-func (a *App) coverDir() string { return filepath.Join(a.opts.SharedDir, "covers") }
+func (a *App) coverDir() string { return coverDir(a.opts.SharedDir) }
+
+func coverDir(sharedDir string) string { return filepath.Join(sharedDir, "covers") }
+
+// PrepareSharedDir makes sure covers can be saved under sharedDir: it
+// creates sharedDir/covers if needed (mode 0755), then writes, syncs and
+// removes a probe file there, as saveCover would. It returns an error,
+// for the caller to report at start, when sharedDir is a file, is on a
+// read-only or special file system (/proc), or is not writable by this
+// process's user; otherwise the first upload would be a 500.
+func PrepareSharedDir(sharedDir string) error {
+	dir := coverDir(sharedDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot create the covers directory: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("cannot write in %s: %w", dir, err)
+	}
+	_, err = f.Write([]byte("probe"))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if rerr := os.Remove(f.Name()); err == nil && rerr != nil {
+		err = fmt.Errorf("cannot remove files from %s: %w", dir, rerr)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot write in %s: %w", dir, err)
+	}
+	return nil
+}
 
 // saveCover writes u under a random name in SHARED_DIR/covers and returns
 // the name. It writes a temporary file and renames it, so other instances
