@@ -65,7 +65,7 @@ func healthcheck(getenv func(string) string) int {
 // advises for targets, so the ALB never reuses a connection we just closed.
 const (
 	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 60 * time.Second // a 2 MB cover from a slow phone
+	readTimeout       = 60 * time.Second // a book form with a photo, from a slow phone
 	writeTimeout      = 60 * time.Second
 	idleTimeout       = 75 * time.Second
 	// dbWait bounds how long start-up waits for an unreachable database
@@ -80,15 +80,42 @@ func run(getenv func(string) string) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	slog.SetDefault(logger)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 
-	db, closeDB, err := openDB(ctx, cfg.DB, logger)
+	// The covers folder is checked before the port is taken and the
+	// database waited for, so a bad SHARED_DIR stops the start at once
+	// instead of turning the first upload into a 500.
+	sharedDir, tempShared := cfg.SharedDir, ""
+	if sharedDir == "" {
+		if tempShared, err = os.MkdirTemp("", "bookstore-shared-"); err != nil {
+			return fmt.Errorf("SHARED_DIR is not set and no temporary directory could be made for covers: %w", err)
+		}
+		sharedDir = tempShared
+		defer os.RemoveAll(tempShared)
+	}
+	if err := web.PrepareSharedDir(sharedDir); err != nil {
+		return fmt.Errorf("SHARED_DIR: %s is not a writable directory: %w", sharedDir, err)
+	}
+	ctx, stopSignals := watchSignals(logger, func() {
+		if tempShared != "" {
+			os.RemoveAll(tempShared)
+		}
+	})
+	defer stopSignals()
+
+	// The port is taken before the database is waited for: a port in use
+	// fails the start at once. Connections queue until Serve.
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		return fmt.Errorf("PORT: %w", err)
+	}
+	defer ln.Close()
+
+	db, closeDB, err := openDB(ctx, cfg.DB, tempShared, logger)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	if err := migrate(ctx, db, logger); err != nil {
+	if err := migrate(ctx, db, cfg.DB, logger); err != nil {
 		return err
 	}
 	st := store.New(db)
@@ -98,20 +125,13 @@ func run(getenv func(string) string) error {
 		Store:       st,
 		Sessions:    sessions,
 		Logger:      logger,
-		SharedDir:   cfg.SharedDir,
+		SharedDir:   sharedDir,
 		AdminEmails: cfg.AdminEmails,
 	})
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.SharedDir, 0o755); err != nil {
-		logger.Warn("SHARED_DIR is not writable: cover uploads will fail", "dir", cfg.SharedDir, "err", err)
-	}
 
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
-	if err != nil {
-		return fmt.Errorf("PORT: %w", err)
-	}
 	srv := &http.Server{
 		Handler:           app.Routes(),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -122,7 +142,7 @@ func run(getenv func(string) string) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	logger.Info("serving", "addr", ln.Addr().String(), "database", cfg.DB.Mode.String(), "shared_dir", cfg.SharedDir,
+	logger.Info("serving", "addr", ln.Addr().String(), "database", cfg.DB.Mode.String(), "shared_dir", sharedDir,
 		"drain_timeout", cfg.DrainTimeout.String(), "schema_version", store.SchemaVersion)
 
 	select {
@@ -130,19 +150,80 @@ func run(getenv func(string) string) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	return drain(srv, app, cfg.DrainTimeout, logger)
+	return drain(srv, app, cfg.DrainTimeout, stopSignal(ctx) == syscall.SIGTERM, logger)
 }
 
-// drain shuts down within timeout. /readyz answers 503 at once; for the
-// first fifth of the timeout the server keeps serving, so a load balancer
-// that still sends traffic sees the 503 and stops, instead of connections
-// being refused; then the listener closes and in-flight requests finish.
-func drain(srv *http.Server, app *web.App, timeout time.Duration, logger *slog.Logger) error {
+// signalError is the cause of the context watchSignals returns.
+type signalError struct{ sig os.Signal }
+
+func (e signalError) Error() string { return "interrupted by " + signalName(e.sig) }
+
+// signalName is "SIGTERM" or "SIGINT" (os.Signal's String says "terminated").
+func signalName(s os.Signal) string {
+	switch s {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGINT:
+		return "SIGINT"
+	}
+	return s.String()
+}
+
+// stopSignal returns the signal that ended ctx, or nil.
+func stopSignal(ctx context.Context) os.Signal {
+	var se signalError
+	if errors.As(context.Cause(ctx), &se) {
+		return se.sig
+	}
+	return nil
+}
+
+// watchSignals returns a context that ends on the first SIGTERM or SIGINT,
+// with a signalError as its cause. A second one means "now": it logs,
+// calls onForce and exits 1 at once, whatever is running.
+func watchSignals(logger *slog.Logger, onForce func()) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			cancel(signalError{sig})
+		case <-done:
+			return
+		}
+		select {
+		case sig := <-ch:
+			logger.Error("second signal: exiting now, requests in flight are cut", "signal", signalName(sig))
+			onForce()
+			os.Exit(1)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(nil)
+	}
+}
+
+// drain shuts down within timeout. /readyz answers 503 at once. With
+// preStop (SIGTERM, what orchestrators send), the server keeps serving
+// for the first fifth of the timeout, so a load balancer or orchestrator
+// that still routes here sees readiness fail instead of connections being
+// refused; SIGINT (Ctrl-C) skips that. Then the listener closes and
+// in-flight requests finish.
+func drain(srv *http.Server, app *web.App, timeout time.Duration, preStop bool, logger *slog.Logger) error {
 	start := time.Now()
 	app.StartDraining()
 	srv.SetKeepAlivesEnabled(false)
-	logger.Info("draining: readiness is 503", "timeout", timeout.String())
-	time.Sleep(timeout / 5)
+	if preStop {
+		logger.Info("draining: readiness is 503; still serving for a fifth of DRAIN_TIMEOUT", "timeout", timeout.String())
+		time.Sleep(timeout / 5)
+	} else {
+		logger.Info("interrupted: finishing requests in flight, then exiting", "timeout", timeout.String())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout-time.Since(start))
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
@@ -154,7 +235,9 @@ func drain(srv *http.Server, app *web.App, timeout time.Duration, logger *slog.L
 }
 
 // openDB opens the configured database, or starts the embedded engine.
-func openDB(ctx context.Context, s dbconn.Settings, logger *slog.Logger) (*sql.DB, func(), error) {
+// tempShared, with the embedded engine, is the temporary directory covers
+// go to, named in the same warning.
+func openDB(ctx context.Context, s dbconn.Settings, tempShared string, logger *slog.Logger) (*sql.DB, func(), error) {
 	if s.Mode != dbconn.ModeEmbedded {
 		db, err := dbconn.Open(ctx, s, logger)
 		if err != nil {
@@ -166,7 +249,13 @@ func openDB(ctx context.Context, s dbconn.Settings, logger *slog.Logger) (*sql.D
 	if err != nil {
 		return nil, nil, err
 	}
-	logger.Warn("no database configured: using the embedded in-memory engine; ALL DATA IS LOST WHEN THE PROCESS EXITS. Set DATABASE_URL (or DB_HOST, DB_PORT, DB_NAME and DB_SECRET_ARN) to keep it.")
+	msg := "no database configured: using the embedded in-memory engine; ALL DATA IS LOST WHEN THE PROCESS EXITS. Set DATABASE_URL (or DB_HOST, DB_PORT, DB_NAME and DB_SECRET_ARN) to keep it."
+	if tempShared != "" {
+		msg += " Covers go to the temporary directory " + tempShared + ", removed at exit; set SHARED_DIR to keep them."
+		logger.Warn(msg, "shared_dir", tempShared)
+	} else {
+		logger.Warn(msg)
+	}
 	db, err := sql.Open("mysql", srv.DSN)
 	if err != nil {
 		srv.Close()
@@ -177,18 +266,35 @@ func openDB(ctx context.Context, s dbconn.Settings, logger *slog.Logger) (*sql.D
 }
 
 // migrate applies the schema, waiting up to dbWait for a database that
-// doesn't answer yet.
-func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(ctx, dbWait)
+// doesn't answer yet. An error that waiting won't cure (a wrong password,
+// no such database; see dbconn.Permanent) fails at once, naming the
+// variable to fix. It returns early when ctx ends (a signal), saying so.
+func migrate(ctx context.Context, db *sql.DB, s dbconn.Settings, logger *slog.Logger) error {
+	wctx, cancel := context.WithTimeout(ctx, dbWait)
 	defer cancel()
 	for {
-		err := store.Migrate(ctx, db, logger)
-		if err == nil || !errors.Is(err, store.ErrUnavailable) {
+		err := store.Migrate(wctx, db, logger)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("%w while waiting for the database; the last error was: %w", context.Cause(ctx), err)
+		}
+		if p := dbconn.Permanent(s, err); p != nil {
+			return p
+		}
+		if !errors.Is(err, store.ErrUnavailable) {
 			return err
+		}
+		if wctx.Err() != nil {
+			return fmt.Errorf("database unreachable for %s: %w", dbWait, err)
 		}
 		logger.Warn("database not reachable yet; retrying", "err", err)
 		select {
-		case <-ctx.Done():
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w while waiting for the database; the last error was: %w", context.Cause(ctx), err)
+			}
 			return fmt.Errorf("database unreachable for %s: %w", dbWait, err)
 		case <-time.After(2 * time.Second):
 		}

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -89,12 +90,17 @@ func (l *lockedBuf) Write(p []byte) (int, error) {
 }
 func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
-// start runs the binary with env (plus PORT and SHARED_DIR) and returns at once.
+// start runs the binary with env (plus PORT, and SHARED_DIR unless env
+// sets it; "SHARED_DIR=" leaves it unset) and returns at once.
 func start(t *testing.T, bin string, env ...string) *proc {
 	t.Helper()
 	p := &proc{port: freePort(t), out: &lockedBuf{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin)
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), fmt.Sprintf("PORT=%d", p.port), "SHARED_DIR=" + t.TempDir()}, env...)
+	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), fmt.Sprintf("PORT=%d", p.port)}
+	if !slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "SHARED_DIR=") }) {
+		p.cmd.Env = append(p.cmd.Env, "SHARED_DIR="+t.TempDir())
+	}
+	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 	"github.com/bookstore-aws/bookstore/service/internal/dbconn"
 )
 
-// Defaults, from DESIGN.md's service contract.
+// Defaults, from the README's "The contract between the parts".
 const (
 	DefaultPort         = 5000
 	DefaultSharedDir    = "/app/shared"
@@ -24,22 +24,29 @@ const (
 	// MaxDrainTimeout keeps the drain inside the ALB's 30 s deregistration
 	// delay, so the load balancer never cuts a request we are finishing.
 	MaxDrainTimeout = 30 * time.Second
+	// MinDrainTimeout leaves time to finish a request: below a second the
+	// drain would cut every request in flight, even a fast page.
+	MinDrainTimeout = time.Second
 )
 
 // Config is the service's whole configuration.
+//
+// SharedDir is SHARED_DIR. Unset, it is DefaultSharedDir with a database,
+// and "" with the embedded engine: nothing persists then, so the caller
+// uses a temporary directory.
 type Config struct {
 	Port         int           // PORT: TCP port for plain HTTP, 1-65535
-	SharedDir    string        // SHARED_DIR: covers are written under it
+	SharedDir    string        // SHARED_DIR: covers are written under it; see above
 	AdminEmails  []string      // ADMIN_EMAILS: lower-cased addresses
 	LogLevel     slog.Level    // LOG_LEVEL: debug, info, warn or error
-	DrainTimeout time.Duration // DRAIN_TIMEOUT: Go duration, > 0 and < 30 s
+	DrainTimeout time.Duration // DRAIN_TIMEOUT: Go duration, >= 1 s and < 30 s
 	DB           dbconn.Settings
 }
 
 // FromEnv reads the configuration through getenv (os.Getenv in production).
 // It returns every problem at once, joined, each naming its variable.
 func FromEnv(getenv func(string) string) (Config, error) {
-	c := Config{SharedDir: DefaultSharedDir, DrainTimeout: DefaultDrainTimeout, LogLevel: slog.LevelInfo}
+	c := Config{DrainTimeout: DefaultDrainTimeout, LogLevel: slog.LevelInfo}
 	var errs []error
 	var err error
 	if c.Port, err = Port(getenv); err != nil {
@@ -72,14 +79,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		switch {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("DRAIN_TIMEOUT: %q is not a Go duration like 25s", v))
-		case d <= 0 || d >= MaxDrainTimeout:
-			errs = append(errs, fmt.Errorf("DRAIN_TIMEOUT: %s must be more than 0 and less than the ALB's 30s deregistration delay", d))
+		case d < MinDrainTimeout || d >= MaxDrainTimeout:
+			errs = append(errs, fmt.Errorf("DRAIN_TIMEOUT: %s must be at least 1s (time to finish a request) and less than the ALB's 30s deregistration delay", d))
 		default:
 			c.DrainTimeout = d
 		}
 	}
 	if c.DB, err = dbconn.SettingsFromEnv(getenv); err != nil {
 		errs = append(errs, err)
+	}
+	if c.SharedDir == "" && c.DB.Mode != dbconn.ModeEmbedded {
+		c.SharedDir = DefaultSharedDir
 	}
 	return c, errors.Join(errs...)
 }

@@ -16,9 +16,34 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Port != 5000 || c.SharedDir != "/app/shared" || c.DrainTimeout != 25*time.Second || c.LogLevel != slog.LevelInfo ||
+	// With the embedded engine nothing persists: no default SHARED_DIR, the
+	// caller makes a temporary one.
+	if c.Port != 5000 || c.SharedDir != "" || c.DrainTimeout != 25*time.Second || c.LogLevel != slog.LevelInfo ||
 		len(c.AdminEmails) != 0 || c.DB.Mode != dbconn.ModeEmbedded {
 		t.Fatalf("defaults: %+v", c)
+	}
+	// With a database, the image's volume.
+	for _, e := range []map[string]string{
+		{"DATABASE_URL": "mysql://u:p@db:3306/bookstore"},
+		{"DB_HOST": "db", "DB_NAME": "bookstore", "DB_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x"},
+	} {
+		if c, err := FromEnv(env(e)); err != nil || c.SharedDir != "/app/shared" {
+			t.Errorf("%v: SharedDir %q, %v; want /app/shared", e, c.SharedDir, err)
+		}
+	}
+	// Set, it is used whatever the database.
+	if c, err := FromEnv(env(map[string]string{"SHARED_DIR": "/srv/covers"})); err != nil || c.SharedDir != "/srv/covers" {
+		t.Errorf("embedded with SHARED_DIR: %q, %v", c.SharedDir, err)
+	}
+}
+
+// The bounds of DRAIN_TIMEOUT themselves are accepted.
+func TestDrainTimeoutBounds(t *testing.T) {
+	for _, v := range []string{"1s", "29.999s"} {
+		c, err := FromEnv(env(map[string]string{"DRAIN_TIMEOUT": v}))
+		if err != nil || c.DrainTimeout.String() != v {
+			t.Errorf("DRAIN_TIMEOUT=%s: %v, %v", v, c.DrainTimeout, err)
+		}
 	}
 }
 
@@ -51,7 +76,8 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		}
 	}
 	for _, bad := range []map[string]string{
-		{"PORT": "0"}, {"PORT": "70000"}, {"DRAIN_TIMEOUT": "0s"}, {"DRAIN_TIMEOUT": "30s"}, {"DRAIN_TIMEOUT": "25"},
+		{"PORT": "0"}, {"PORT": "70000"}, {"DRAIN_TIMEOUT": "0s"}, {"DRAIN_TIMEOUT": "30s"}, {"DRAIN_TIMEOUT": "1ns"}, {"DRAIN_TIMEOUT": "999ms"},
+		{"DRAIN_TIMEOUT": "-5s"}, {"DRAIN_TIMEOUT": "25"},
 		{"ADMIN_EMAILS": "Admin <a@example.com>"},
 	} {
 		if _, err := FromEnv(env(bad)); err == nil {

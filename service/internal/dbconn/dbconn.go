@@ -1,6 +1,7 @@
 // Package dbconn turns the service's database environment into a *sql.DB.
 //
-// Three modes, chosen by which variables are set (DESIGN.md, "database, one of"):
+// Three modes, chosen by which variables are set (the README's "The contract
+// between the parts", row "database, one of"):
 //   - DATABASE_URL: "mysql://", "mysql+pymysql://" (the Flask original's form) or a
 //     go-sql-driver DSN;
 //   - DB_HOST + DB_PORT + DB_NAME + DB_SECRET_ARN: credentials from the RDS-managed
@@ -183,10 +184,14 @@ func envErr(name, format string, args ...any) error {
 // error too.
 //
 // Errors are *EnvError naming the variable and what is wrong with it; they
-// never echo a password.
+// never echo a password. Every wrong variable is reported, joined with
+// errors.Join (errors.As finds the first): DB_HOST, DB_PORT, DB_NAME and
+// DB_SECRET_ARN are each checked even when another is wrong or missing, and
+// DB_TLS_CA_FILE is read even when the database variables are wrong.
 func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
 	url := get("DATABASE_URL")
+	caFile := get("DB_TLS_CA_FILE")
 	secretVars := []string{"DB_HOST", "DB_PORT", "DB_NAME", "DB_SECRET_ARN"}
 	var set, missing []string
 	for _, name := range secretVars {
@@ -197,42 +202,68 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		}
 	}
 
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// failed reports errs, plus what is wrong with the CA bundle file
+	// itself (its fit with the other variables can't be judged).
+	failed := func() (Settings, error) {
+		if caFile != "" {
+			_, err := loadCABundle(caFile, time.Now())
+			add(err)
+		}
+		return Settings{}, errors.Join(errs...)
+	}
+
 	switch {
 	case url != "" && len(set) > 0:
-		return Settings{}, envErr("DATABASE_URL",
+		add(envErr("DATABASE_URL",
 			"is set together with %s; set either DATABASE_URL or DB_HOST, DB_PORT, DB_NAME and DB_SECRET_ARN, not both",
-			strings.Join(set, ", "))
+			strings.Join(set, ", ")))
+		return failed()
 	case url != "":
 		dsn, err := parseDatabaseURL(url)
 		if err != nil {
-			return Settings{}, err
+			add(err)
+			return failed()
 		}
-		return withCAFile(Settings{Mode: ModeURL, DSN: dsn}, get("DB_TLS_CA_FILE"))
+		return withCAFile(Settings{Mode: ModeURL, DSN: dsn}, caFile)
 	case len(set) == 0:
-		return withCAFile(Settings{Mode: ModeEmbedded}, get("DB_TLS_CA_FILE"))
-	case len(missing) > 0:
-		return Settings{}, envErr(missing[0],
-			"is not set, but %s is; the Secrets Manager mode needs all of DB_HOST, DB_NAME and DB_SECRET_ARN (DB_PORT defaults to %d)",
-			strings.Join(set, ", "), DefaultPort)
+		return withCAFile(Settings{Mode: ModeEmbedded}, caFile)
 	}
 
+	for _, name := range missing {
+		add(envErr(name,
+			"is not set, but %s is; the Secrets Manager mode needs all of DB_HOST, DB_NAME and DB_SECRET_ARN (DB_PORT defaults to %d)",
+			strings.Join(set, ", "), DefaultPort))
+	}
 	s := Settings{Mode: ModeSecret, Port: DefaultPort}
 	var err error
-	if s.Host, err = parseHost(get("DB_HOST")); err != nil {
-		return Settings{}, err
+	if h := get("DB_HOST"); h != "" {
+		s.Host, err = parseHost(h)
+		add(err)
 	}
 	if p := get("DB_PORT"); p != "" {
 		if s.Port, err = parsePort(p); err != nil {
-			return Settings{}, envErr("DB_PORT", "%v", err)
+			add(envErr("DB_PORT", "%v", err))
 		}
 	}
-	if s.Name, err = checkDBName(get("DB_NAME")); err != nil {
-		return Settings{}, envErr("DB_NAME", "%v", err)
+	if n := get("DB_NAME"); n != "" {
+		if s.Name, err = checkDBName(n); err != nil {
+			add(envErr("DB_NAME", "%v", err))
+		}
 	}
-	if s.SecretARN, err = parseSecretARN(get("DB_SECRET_ARN")); err != nil {
-		return Settings{}, err
+	if a := get("DB_SECRET_ARN"); a != "" {
+		s.SecretARN, err = parseSecretARN(a)
+		add(err)
 	}
-	return withCAFile(s, get("DB_TLS_CA_FILE"))
+	if len(errs) > 0 {
+		return failed()
+	}
+	return withCAFile(s, caFile)
 }
 
 // withCAFile returns s with TLSCAFile = path once checkCAFileFor accepts it;

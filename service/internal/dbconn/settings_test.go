@@ -285,3 +285,50 @@ func TestOpenEmbeddedIsAnError(t *testing.T) {
 		t.Fatal("Open with a malformed DSN succeeded")
 	}
 }
+
+// Every wrong variable of the DB_* set is reported at once, each by name,
+// whether the others are wrong, missing or fine; so is the CA bundle.
+func TestSettingsFromEnvReportsEveryVariable(t *testing.T) {
+	const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf"
+	tests := []struct {
+		name string
+		env  func(string) string
+		want []string // "VAR: substring"
+	}{
+		{"three malformed", env("DB_HOST", "h", "DB_PORT", "x", "DB_NAME", "bad name!", "DB_SECRET_ARN", "nope"),
+			[]string{"DB_PORT: must be a number", "DB_NAME: the database name may hold only", "DB_SECRET_ARN: \"nope\" is not an ARN"}},
+		{"malformed and missing", env("DB_PORT", "x", "DB_NAME", "bad name!", "DB_SECRET_ARN", "nope"),
+			[]string{"DB_HOST: is not set", "DB_PORT: must be", "DB_NAME: the database name", "DB_SECRET_ARN: \"nope\""}},
+		{"all four malformed", env("DB_HOST", "mysql://db", "DB_PORT", "0", "DB_NAME", strings.Repeat("d", 65), "DB_SECRET_ARN", "arn:aws:ssm:eu-west-1:1:parameter/db"),
+			[]string{"DB_HOST: \"mysql://db\"", "DB_PORT: must be", "DB_NAME: the database name is longer", "DB_SECRET_ARN: \"arn:aws:ssm"}},
+		{"two missing", env("DB_HOST", "h"), []string{"DB_NAME: is not set", "DB_SECRET_ARN: is not set"}},
+		{"bad DB_* and a missing CA file", env("DB_HOST", "h", "DB_PORT", "x", "DB_NAME", "b", "DB_SECRET_ARN", arn, "DB_TLS_CA_FILE", "/nonexistent/ca.pem"),
+			[]string{"DB_PORT: must be", "DB_TLS_CA_FILE: open /nonexistent/ca.pem"}},
+		{"bad DATABASE_URL and a missing CA file", env("DATABASE_URL", "postgres://u:p@h/db", "DB_TLS_CA_FILE", "/nonexistent/ca.pem"),
+			[]string{"DATABASE_URL: unknown scheme", "DB_TLS_CA_FILE: open /nonexistent/ca.pem"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := SettingsFromEnv(tt.env)
+			if err == nil {
+				t.Fatalf("no error; got %v", s)
+			}
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) != len(tt.want) {
+				t.Errorf("%d errors, want %d: %v", len(lines), len(tt.want), err)
+			}
+			for _, w := range tt.want {
+				found := false
+				for _, l := range lines {
+					found = found || strings.HasPrefix(l, w[:strings.Index(w, ":")+2]) && strings.Contains(l, w[strings.Index(w, ":")+2:])
+				}
+				if !found {
+					t.Errorf("no error %q in:\n%v", w, err)
+				}
+			}
+			if s != (Settings{}) {
+				t.Errorf("got %+v with the error, want zero Settings", s)
+			}
+		})
+	}
+}

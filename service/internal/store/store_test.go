@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -100,9 +101,10 @@ func TestProvidersSeeded(t *testing.T) {
 	}
 	got := ""
 	for _, p := range ps {
-		got += p.Name + "/" + p.Coverage + "/" + p.Cost.String() + " "
+		got += strconv.FormatInt(p.ID, 10) + ":" + p.Name + "/" + p.Coverage + "/" + p.Cost.String() + " "
 	}
-	want := "DHL/Internacional/50.00 FedEx/Internacional/45.00 Envia/Nacional/20.00 Servientrega/Nacional/15.00 "
+	// The ids are what the delivery form's provider field takes (README).
+	want := "1:DHL/Internacional/50.00 2:FedEx/Internacional/45.00 3:Envia/Nacional/20.00 4:Servientrega/Nacional/15.00 "
 	if got != want {
 		t.Fatalf("providers %q, want %q", got, want)
 	}

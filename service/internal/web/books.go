@@ -95,46 +95,49 @@ func (a *App) addBookForm(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "book_form", a.data(r))
 }
 
-// bookForm parses and checks title, author, description, price, stock and
-// cover. On failure it has rendered the form with status and returns ok false;
-// nothing has been written.
+// bookForm reads and checks title, author, description, price, stock and
+// cover. On failure it has rendered the form, with every value the user
+// sent, and status (422, or 413 for a cover too large, or 400 for a body
+// that can't be read) and returns ok false; nothing has been written.
 func (a *App) bookForm(w http.ResponseWriter, r *http.Request, d *templateData) (store.BookInput, *upload, bool) {
-	err := r.ParseMultipartForm(a.opts.MaxCoverBytes)
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		d.Form = newForm(r.PostForm)
-		d.Form.fail("cover", "The upload is too large: the cover may be at most "+a.maxCoverText()+".")
-		a.render(w, r, http.StatusRequestEntityTooLarge, "book_form", d)
-		return store.BookInput{}, nil, false
-	case err != nil && !errors.Is(err, http.ErrNotMultipart):
+	body, err := a.readBookForm(w, r)
+	if err != nil {
 		a.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
 		return store.BookInput{}, nil, false
 	}
-	f := newForm(r.PostForm)
+	f := newForm(body.values)
 	d.Form = f
+	if body.cut {
+		// What came after the cut is unknown: say why, and don't report
+		// fields that were sent but not read as missing.
+		f.fail("cover", "The upload was larger than "+byteText(maxBookFormBytes)+" and was not read to the end; the cover may be at most "+a.maxCoverText()+".")
+		a.render(w, r, http.StatusRequestEntityTooLarge, "book_form", d)
+		return store.BookInput{}, nil, false
+	}
 	in := store.BookInput{
 		Title:       f.text("title", true, maxTitle),
 		Author:      f.text("author", true, maxAuthor),
-		Description: f.text("description", false, maxDescription),
+		Description: f.textArea("description", false, maxDescription),
 		Price:       f.price("price"),
 		Stock:       f.integer("stock", 0, maxStock),
 	}
 	status := http.StatusUnprocessableEntity
 	var up *upload
-	if r.MultipartForm != nil {
-		var code int
-		var msg string
-		up, code, msg = a.checkCover(r)
-		if msg != "" {
-			f.fail("cover", msg)
-			status = code
+	switch {
+	case body.coverTooBig:
+		f.fail("cover", "The cover may be at most "+a.maxCoverText()+"; this one is larger.")
+		status = http.StatusRequestEntityTooLarge
+	case body.cover != nil:
+		// The type is sniffed from the bytes (the WHATWG algorithm), never
+		// taken from the file name or the browser's claim.
+		ext, ok := coverTypes[http.DetectContentType(body.cover)]
+		if !ok {
+			f.fail("cover", "The cover must be a JPEG, PNG, GIF or WebP image.")
+		} else {
+			up = &upload{data: body.cover, ext: ext}
 		}
 	}
 	if !f.Valid() {
-		if up != nil {
-			up.file.Close()
-		}
 		a.render(w, r, status, "book_form", d)
 		return store.BookInput{}, nil, false
 	}

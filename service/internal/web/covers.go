@@ -3,10 +3,7 @@ package web
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,9 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// coverTypes are the image types a cover may be, by sniffed content type
-// (http.DetectContentType, the WHATWG algorithm), never by the file name or
-// the browser's claim.
+// coverTypes are the image types a cover may be, by sniffed content type.
 var coverTypes = map[string]string{
 	"image/jpeg": ".jpg",
 	"image/png":  ".png",
@@ -32,49 +27,49 @@ var coverName = regexp.MustCompile(`^[0-9a-f]{32}\.(jpg|png|gif|webp)$`)
 
 // upload is a checked cover waiting to be saved.
 type upload struct {
-	file multipart.File
+	data []byte
 	ext  string
 }
 
-// checkCover reads the optional "cover" part. It returns nil, "" when none
-// was sent, or a message for the form when it is too large or not an image.
-func (a *App) checkCover(r *http.Request) (*upload, int, string) {
-	file, hdr, err := r.FormFile("cover")
-	if errors.Is(err, http.ErrMissingFile) {
-		return nil, 0, ""
+func (a *App) coverDir() string { return coverDir(a.opts.SharedDir) }
+
+func coverDir(sharedDir string) string { return filepath.Join(sharedDir, "covers") }
+
+// PrepareSharedDir makes sure covers can be saved under sharedDir: it
+// creates sharedDir/covers if needed (mode 0755), then writes, syncs and
+// removes a probe file there, as saveCover would. It returns an error,
+// for the caller to report at start, when sharedDir is a file, is on a
+// read-only or special file system (/proc), or is not writable by this
+// process's user; otherwise the first upload would be a 500.
+func PrepareSharedDir(sharedDir string) error {
+	dir := coverDir(sharedDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot create the covers directory: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("cannot write in %s: %w", dir, err)
+	}
+	_, err = f.Write([]byte("probe"))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if rerr := os.Remove(f.Name()); err == nil && rerr != nil {
+		err = fmt.Errorf("cannot remove files from %s: %w", dir, rerr)
 	}
 	if err != nil {
-		return nil, http.StatusBadRequest, "The cover could not be read."
+		return fmt.Errorf("cannot write in %s: %w", dir, err)
 	}
-	if hdr.Size == 0 {
-		file.Close()
-		return nil, 0, "" // an empty file input
-	}
-	if hdr.Size > a.opts.MaxCoverBytes {
-		file.Close()
-		return nil, http.StatusRequestEntityTooLarge, "The cover may be at most " + a.maxCoverText() + "."
-	}
-	head := make([]byte, 512)
-	n, _ := io.ReadFull(file, head)
-	ext, ok := coverTypes[http.DetectContentType(head[:n])]
-	if !ok {
-		file.Close()
-		return nil, http.StatusUnprocessableEntity, "The cover must be a JPEG, PNG, GIF or WebP image."
-	}
-	if _, err := file.Seek(0, io.SeekStart); err != nil {
-		file.Close()
-		return nil, http.StatusBadRequest, "The cover could not be read."
-	}
-	return &upload{file: file, ext: ext}, 0, ""
+	return nil
 }
-
-func (a *App) coverDir() string { return filepath.Join(a.opts.SharedDir, "covers") }
 
 // saveCover writes u under a random name in SHARED_DIR/covers and returns
 // the name. It writes a temporary file and renames it, so other instances
 // (on the same EFS) never see half a file.
 func (a *App) saveCover(u *upload) (string, error) {
-	defer u.file.Close()
 	dir := a.coverDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("covers: %w", err)
@@ -86,7 +81,7 @@ func (a *App) saveCover(u *upload) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("covers: %w", err)
 	}
-	_, err = io.Copy(tmp, io.LimitReader(u.file, a.opts.MaxCoverBytes))
+	_, err = tmp.Write(u.data)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -134,9 +129,13 @@ func (a *App) cover(w http.ResponseWriter, r *http.Request) {
 }
 
 // maxCoverText is MaxCoverBytes for people: "2 MB", "64 KB".
-func (a *App) maxCoverText() string {
-	if n := a.opts.MaxCoverBytes; n >= 1<<20 {
+func (a *App) maxCoverText() string { return byteText(a.opts.MaxCoverBytes) }
+
+// byteText is n bytes for people, in whole MiB or KiB written MB and KB as
+// browsers and file managers do: "2 MB", "64 KB".
+func byteText(n int64) string {
+	if n >= 1<<20 {
 		return fmt.Sprintf("%d MB", n>>20)
 	}
-	return fmt.Sprintf("%d KB", a.opts.MaxCoverBytes>>10)
+	return fmt.Sprintf("%d KB", n>>10)
 }

@@ -1,10 +1,12 @@
 package web
 
 import (
+	"fmt"
 	"net/mail"
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/bookstore-aws/bookstore/service/internal/money"
@@ -58,9 +60,19 @@ func (f *form) fail(field, msg string) {
 	}
 }
 
-// text checks that field is present (if required), valid UTF-8 and at most
-// max characters, and returns it.
+// text checks that field is present (if required), valid UTF-8, at most
+// max characters, and free of characters that don't print (see
+// notPrinting), and returns it. It is for one-line fields.
 func (f *form) text(field string, required bool, max int) string {
+	return f.checkText(field, required, max, false)
+}
+
+// textArea is text for a multi-line field: it also allows \n, \r and \t.
+func (f *form) textArea(field string, required bool, max int) string {
+	return f.checkText(field, required, max, true)
+}
+
+func (f *form) checkText(field string, required bool, max int, multiline bool) string {
 	v := f.Get(field)
 	switch {
 	case required && v == "":
@@ -69,8 +81,48 @@ func (f *form) text(field string, required bool, max int) string {
 		f.fail(field, "This field contains invalid characters.")
 	case utf8.RuneCountInString(v) > max:
 		f.fail(field, "This field is too long (maximum is "+strconv.Itoa(max)+" characters).")
+	default:
+		n := 0
+		for _, r := range v {
+			n++
+			if what := notPrinting(r, multiline); what != "" {
+				f.fail(field, fmt.Sprintf("This field contains %s (U+%04X, character %d), which is not allowed; remove it.", what, r, n))
+				break
+			}
+		}
 	}
 	return v
+}
+
+// notPrinting names r if a text field may not hold it, else returns "".
+// Refused: the C0 and C1 control characters and DEL (Unicode category Cc;
+// a NUL or an ESC sequence reaching a log or a terminal), except \n, \r
+// and \t in multi-line fields; the line and paragraph separators; the
+// bidirectional embeddings, overrides and isolates (Unicode UAX #9), which
+// can make text display in another order than it is stored ("Trojan
+// Source"); the interlinear annotation characters; and noncharacters.
+// Allowed: other format characters that real text needs, such as the
+// zero-width joiner of emoji sequences, the zero-width non-joiner of
+// Persian, the soft hyphen, and the left-to-right and right-to-left marks.
+func notPrinting(r rune, multiline bool) string {
+	switch {
+	case r == '\n' || r == '\r' || r == '\t':
+		if multiline {
+			return ""
+		}
+		return "a line break or tab"
+	case unicode.Is(unicode.Cc, r):
+		return "a control character"
+	case r == '\u2028' || r == '\u2029':
+		return "a line or paragraph separator"
+	case r >= '\u202A' && r <= '\u202E', r >= '\u2066' && r <= '\u2069':
+		return "a bidirectional override character"
+	case r >= '\uFFF9' && r <= '\uFFFB':
+		return "an annotation character"
+	case r >= '\uFDD0' && r <= '\uFDEF', r&0xFFFE == 0xFFFE:
+		return "a noncharacter"
+	}
+	return ""
 }
 
 // email checks that field holds one plain address (name@domain) and

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -67,6 +68,21 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"author", long, "too long"},
 		{"description", strings.Repeat("x", 2001), "too long"},
 		{"title", "bad \xff utf-8", "invalid characters"},
+		{"title", "a\x00b", "a control character (U+0000, character 2)"},
+		{"title", "x\x1b[31mred\x07", "a control character (U+001B"},
+		{"title", "del\x7f!", "a control character (U+007F"},
+		{"title", "c1\u0085x", "a control character (U+0085"},
+		{"title", "c1\u009bx", "a control character (U+009B"},
+		{"title", "tab\there", "a line break or tab"},
+		{"title", "line\u2028sep", "a line or paragraph separator"},
+		{"title", "\ufffe", "a noncharacter"},
+		{"author", "two\nlines", "a line break or tab"},
+		{"author", "evil\u202egnp.exe", "a bidirectional override character (U+202E"},
+		{"author", "iso\u2066late", "a bidirectional override character"},
+		{"description", "nul \x00 here", "a control character (U+0000"},
+		{"description", "clear \x1b[2J screen", "a control character (U+001B"},
+		{"description", "bell\n\a", "a control character (U+0007"},
+		{"description", "rlo \u202e", "a bidirectional override character"},
 	} {
 		fields := with(f.field, f.value)
 		cases = append(cases, tc{"add " + f.field + "=" + trunc(f.value), func() resp { return seller.multipart("/book/add_book", fields, "", nil) }, 422, f.msg})
@@ -119,6 +135,12 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		tc{"register long email", func() resp {
 			return e.client(0).post("/register", url.Values{"name": {"N"}, "email": {strings.Repeat("n", 250) + "@example.com"}, "password": {"long enough"}})
 		}, 422, "too long"},
+		tc{"register name with escape", func() resp {
+			return e.client(0).post("/register", url.Values{"name": {"\x1b]0;pwned\x07N"}, "email": {"n@example.com"}, "password": {"long enough"}})
+		}, 422, "a control character"},
+		tc{"register email with NUL", func() resp {
+			return e.client(0).post("/register", url.Values{"name": {"N"}, "email": {"n\x00@example.com"}, "password": {"long enough"}})
+		}, 422, "a control character"},
 		tc{"register short password", func() resp {
 			return e.client(0).post("/register", url.Values{"name": {"N"}, "email": {"n@example.com"}, "password": {"short"}})
 		}, 422, "at least 8"},
@@ -138,7 +160,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	before := e.snapshot()
 	for _, c := range cases {
 		r := c.do()
-		if r.status != c.status || !strings.Contains(r.body, c.msg) {
+		if r.status != c.status || !strings.Contains(html.UnescapeString(r.body), c.msg) {
 			t.Errorf("%s: got %d, want %d with %q: %s", c.name, r.status, c.status, c.msg, snippet(r.body))
 		}
 		if c.status == 422 && strings.HasPrefix(c.name, "add ") && !strings.Contains(r.body, `enctype="multipart/form-data"`) {
@@ -161,6 +183,30 @@ func trunc(s string) string {
 		return s[:12] + "…"
 	}
 	return s
+}
+
+// What real text needs is kept exactly: line breaks and tabs in the
+// description, emoji sequences (zero-width joiner), right-to-left marks,
+// soft hyphens, and the characters of every script.
+func TestPrintingTextIsAccepted(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	seller, _ := e.user(0, "seller@example.com")
+	fields := map[string]string{
+		"title":       "👨\u200d👩\u200d👧 Fami\u00adly, Zoë 李",
+		"author":      "עברית\u200f (1999)",
+		"description": "line 1\r\nline 2\n\tindented",
+		"price":       "1.00", "stock": "1",
+	}
+	if r := seller.multipart("/book/add_book", fields, "", nil); r.status != http.StatusSeeOther {
+		t.Fatalf("%d %s", r.status, snippet(r.body))
+	}
+	var title, author, desc string
+	if err := e.sql.QueryRow("SELECT title, author, description FROM books").Scan(&title, &author, &desc); err != nil {
+		t.Fatal(err)
+	}
+	if title != fields["title"] || author != fields["author"] || desc != fields["description"] {
+		t.Fatalf("stored %q %q %q", title, author, desc)
+	}
 }
 
 // A refused form keeps what the user typed.

@@ -1,11 +1,11 @@
 package web
 
 import (
-	"io/fs"
 	"net/http"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -21,16 +21,16 @@ func (a *App) Routes() http.Handler {
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		a.errorPage(w, r, http.StatusMethodNotAllowed, "That method is not allowed here.")
 	})
-	// Outermost first: name the request, log and measure it, survive a
-	// panic, set security headers.
-	r.Use(withRequestID, a.observe, a.recoverPanic, secureHeaders)
+	// Outermost first: answer HEAD wherever GET is answered (uptime
+	// checkers use HEAD; net/http drops the body), name the request, log
+	// and measure it, survive a panic, set security headers.
+	r.Use(middleware.GetHead, withRequestID, a.observe, a.recoverPanic, secureHeaders)
 
 	// Operations: no session, no CSRF check (GET only).
 	r.Get("/healthz", a.healthz)
 	r.Get("/readyz", a.readyz)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(a.metrics.registry, promhttp.HandlerOpts{}))
-	static, _ := fs.Sub(staticFS, "static")
-	r.Handle("/static/*", http.StripPrefix("/static/", cacheFor(http.FileServerFS(static), "public, max-age=3600")))
+	r.Get("/static/*", a.static)
 	r.Get("/covers/{name}", a.cover)
 
 	// Pages: cross-origin POSTs are refused (fault 6), then the session
@@ -63,10 +63,10 @@ func (a *App) Routes() http.Handler {
 		})
 	})
 
-	// Book forms take a cover upload, so their body cap is larger; the
-	// same chain otherwise.
+	// Book forms take a cover upload, so their body cap is larger (see
+	// maxBookFormBytes); the same chain otherwise.
 	r.Group(func(r chi.Router) {
-		r.Use(a.csrf().Handler, limitBody(a.opts.MaxCoverBytes+maxFormBytes), a.loadSession, a.requireLogin)
+		r.Use(a.csrf().Handler, limitBody(maxBookFormBytes), a.loadSession, a.requireLogin)
 		r.Post("/book/add_book", a.addBook)
 		r.Post("/book/edit_book/{id}", a.editBook)
 	})
@@ -97,11 +97,4 @@ func (a *App) loginLimits() []func(http.Handler) http.Handler {
 			return "email:" + strings.ToLower(strings.TrimSpace(r.PostForm.Get("email"))), nil
 		}, onLimit),
 	}
-}
-
-func cacheFor(h http.Handler, v string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", v)
-		h.ServeHTTP(w, r)
-	})
 }
