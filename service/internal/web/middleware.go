@@ -61,8 +61,9 @@ func (a *App) observe(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		a.metrics.requests.WithLabelValues(r.Method, route, strconv.Itoa(status)).Inc()
-		a.metrics.duration.WithLabelValues(r.Method, route).Observe(d.Seconds())
+		method := methodLabel(r.Method)
+		a.metrics.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+		a.metrics.duration.WithLabelValues(method, route).Observe(d.Seconds())
 		a.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
 			slog.String("route", route),
@@ -73,6 +74,17 @@ func (a *App) observe(next http.Handler) http.Handler {
 			slog.String("request_id", requestID(r.Context())),
 			slog.String("client_ip", clientIP(r)))
 	})
+}
+
+// methodLabel keeps the method label's values bounded: a client may send any
+// token as a method (RFC 9110, section 9.1), and each would be a new series.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 // recoverPanic turns a handler panic into a logged 500.

@@ -67,6 +67,28 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+// Any token is a valid method on the wire; only the standard ones may become
+// label values, or one client could create series without bound.
+func TestMetricsMethodLabelIsBounded(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	c := e.client(0)
+	for _, m := range []string{"BREW", "M12345", "get", "PROPFIND"} {
+		req, _ := http.NewRequest(m, c.base+"/", nil)
+		if r := c.do(req); r.status != http.StatusMethodNotAllowed {
+			t.Errorf("%s /: %d, want 405", m, r.status)
+		}
+	}
+	body := c.get("/metrics").body
+	for _, m := range []string{"BREW", "M12345", "get", "PROPFIND"} {
+		if strings.Contains(body, `method="`+m+`"`) {
+			t.Errorf("method %q became a label value", m)
+		}
+	}
+	if want := `bookstore_http_requests_total{method="other",route="unmatched",status="405"} 4`; !strings.Contains(body, want) {
+		t.Errorf("metrics lack %s", want)
+	}
+}
+
 // One JSON log line per request with method, route, status, duration and
 // request id; the ALB's X-Amzn-Trace-Id is the request id when present.
 func TestRequestLogs(t *testing.T) {
