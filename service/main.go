@@ -210,9 +210,9 @@ func watchSignals(logger *slog.Logger, onForce func()) (context.Context, func())
 
 // drain shuts down within timeout. /readyz answers 503 at once. With
 // preStop (SIGTERM, what orchestrators send), the server keeps serving
-// for the first fifth of the timeout, so a load balancer or orchestrator
-// that still routes here sees readiness fail instead of connections being
-// refused; SIGINT (Ctrl-C) skips that. Then the listener closes and
+// for the first fifth of the timeout, so requests a load balancer sends
+// while it is still deregistering this target are answered, not refused;
+// SIGINT (Ctrl-C) skips that. Then the listener closes and
 // in-flight requests finish.
 func drain(srv *http.Server, app *web.App, timeout time.Duration, preStop bool, logger *slog.Logger) error {
 	start := time.Now()

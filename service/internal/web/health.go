@@ -11,10 +11,10 @@ func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz is readiness: not draining, the database answers, and its schema
-// is the version this binary expects. Orchestrators that check readiness
-// (compose, Swarm) and the verifier read it; the ALB's target groups check
-// /healthz instead, so a database outage does not make the Auto Scaling
-// group replace every instance.
+// is the version this binary expects. The verifier, people and
+// readiness-checking orchestrators read it; the ALB's target groups and the
+// compose and Swarm healthchecks read /healthz instead, so a database outage
+// does not make the Auto Scaling group or Docker replace every instance.
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
