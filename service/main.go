@@ -35,10 +35,15 @@ func main() {
 		os.Exit(2)
 	}
 	if err := run(os.Getenv); err != nil {
-		fmt.Fprintln(os.Stderr, "bookstore:", err)
+		if !errors.Is(err, errLogged) {
+			fmt.Fprintln(os.Stderr, "bookstore:", err)
+		}
 		os.Exit(1)
 	}
 }
+
+// errLogged means the error that ended run is already in the JSON log.
+var errLogged = errors.New("logged")
 
 // healthcheck probes the local server's liveness within 2 seconds.
 func healthcheck(getenv func(string) string) int {
@@ -80,7 +85,18 @@ func run(getenv func(string) string) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	slog.SetDefault(logger)
+	// From here on, what stops the service is a log line like any other,
+	// so it reaches CloudWatch with the rest; before, there is no logger.
+	if err := serve(cfg, logger); err != nil {
+		logger.Error("exiting", "error", err.Error())
+		return errLogged
+	}
+	return nil
+}
 
+// serve runs the service with a valid configuration until a signal ends it
+// (nil) or it can't start or go on (an error naming the variable at fault).
+func serve(cfg config.Config, logger *slog.Logger) (err error) {
 	// The covers folder is checked before the port is taken and the
 	// database waited for, so a bad SHARED_DIR stops the start at once
 	// instead of turning the first upload into a 500.

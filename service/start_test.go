@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -33,6 +34,19 @@ func (p *proc) exited(t *testing.T, since time.Time, within time.Duration) time.
 		t.Fatalf("still running %v after the start or signal:\n%s", within, p.out.String())
 		return 0
 	}
+}
+
+// exitError is the error of the JSON log line {"level":"ERROR","msg":"exiting"}
+// that a start or run failure ends with once logging is set up, or "" if
+// the output has no such line.
+func exitError(out string) string {
+	for _, line := range strings.Split(out, "\n") {
+		var l struct{ Level, Msg, Error string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Level == "ERROR" && l.Msg == "exiting" {
+			return l.Error
+		}
+	}
+	return ""
 }
 
 // exitCode is p's exit status once it has exited, -1 if a signal killed it.
@@ -131,7 +145,7 @@ func TestUnwritableSharedDirStopsTheStart(t *testing.T) {
 				p := startAsUnprivileged(t, bin, append(env, "SHARED_DIR="+dir)...)
 				p.exited(t, time.Now(), 10*time.Second)
 				out := p.out.String()
-				if p.exitCode() != 1 || !strings.Contains(out, "bookstore: SHARED_DIR: "+dir+" is not a writable directory") {
+				if p.exitCode() != 1 || !strings.HasPrefix(exitError(out), "SHARED_DIR: "+dir+" is not a writable directory") {
 					t.Fatalf("exit %d, output:\n%s", p.exitCode(), out)
 				}
 				if strings.Contains(out, "retrying") {
@@ -210,7 +224,7 @@ func TestPermanentDatabaseErrorsFailAtOnce(t *testing.T) {
 			p := start(t, bin, "DATABASE_URL="+cfg.FormatDSN())
 			p.exited(t, time.Now(), 15*time.Second)
 			out := p.out.String()
-			if p.exitCode() != 1 || !strings.Contains(out, "bookstore: DATABASE_URL: the ") {
+			if p.exitCode() != 1 || !strings.HasPrefix(exitError(out), "DATABASE_URL: the ") {
 				t.Fatalf("exit %d, output:\n%s", p.exitCode(), out)
 			}
 			if strings.Contains(out, "retrying") {
@@ -236,7 +250,7 @@ func TestSignalWhileWaitingForTheDatabase(t *testing.T) {
 			p.exited(t, sent, 3*time.Second)
 			out := p.out.String()
 			name := map[syscall.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT"}[sig]
-			if !strings.Contains(out, "bookstore: interrupted by "+name+" while waiting for the database") || strings.Contains(out, "unreachable for") {
+			if !strings.HasPrefix(exitError(out), "interrupted by "+name+" while waiting for the database") || strings.Contains(out, "unreachable for") {
 				t.Fatalf("output:\n%s", out)
 			}
 		})
@@ -254,7 +268,7 @@ func TestPortInUseFailsAtOnce(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	p := start(t, binary(t, ""), "DATABASE_URL="+closedDSN(t), fmt.Sprintf("PORT=%d", port))
 	p.exited(t, time.Now(), 10*time.Second)
-	if out := p.out.String(); p.exitCode() != 1 || !strings.Contains(out, "bookstore: PORT: ") || !strings.Contains(out, "address already in use") {
+	if out := p.out.String(); p.exitCode() != 1 || !strings.HasPrefix(exitError(out), "PORT: ") || !strings.Contains(out, "address already in use") {
 		t.Fatalf("exit %d, output:\n%s", p.exitCode(), out)
 	}
 }
@@ -310,5 +324,29 @@ func TestSecondSignalForcesExit(t *testing.T) {
 			}
 			io.Copy(io.Discard, conn)
 		})
+	}
+}
+
+// A request still running when DRAIN_TIMEOUT ends is cut, and the exit is 1
+// with the reason as a JSON log line, like every other log line.
+func TestDrainOverrunExitsOneWithAJSONReason(t *testing.T) {
+	p := start(t, binary(t, ""), "DRAIN_TIMEOUT=1s")
+	p.waitReady(t, 20*time.Second)
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Never finished: the body is 100 bytes long and 5 come.
+	fmt.Fprint(conn, "POST /register HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nname=")
+	time.Sleep(100 * time.Millisecond)
+	sent := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	took := p.exited(t, sent, 5*time.Second)
+	if p.exitCode() != 1 || !strings.HasPrefix(exitError(p.out.String()), "drain: requests still running after DRAIN_TIMEOUT 1s") {
+		t.Fatalf("exit %d after %v:\n%s", p.exitCode(), took, p.out.String())
+	}
+	if took < time.Second {
+		t.Fatalf("exited after %v, before DRAIN_TIMEOUT", took)
 	}
 }
