@@ -82,13 +82,18 @@ func (f *form) checkText(field string, required bool, max int, multiline bool) s
 	case utf8.RuneCountInString(v) > max:
 		f.fail(field, "This field is too long (maximum is "+strconv.Itoa(max)+" characters).")
 	default:
-		n := 0
+		n, visible := 0, false
 		for _, r := range v {
 			n++
 			if what := notPrinting(r, multiline); what != "" {
 				f.fail(field, fmt.Sprintf("This field contains %s (U+%04X, character %d), which is not allowed; remove it.", what, r, n))
-				break
+				return v
 			}
+			visible = visible || unicode.IsGraphic(r) && !unicode.IsSpace(r)
+		}
+		// A title of one zero-width joiner would show as a blank link.
+		if required && !visible {
+			f.fail(field, "This field is required; what it holds does not show.")
 		}
 	}
 	return v
@@ -101,9 +106,12 @@ func (f *form) checkText(field string, required bool, max int, multiline bool) s
 // bidirectional embeddings, overrides and isolates (Unicode UAX #9), which
 // can make text display in another order than it is stored ("Trojan
 // Source"); the interlinear annotation characters; and noncharacters.
-// Allowed: other format characters that real text needs, such as the
-// zero-width joiner of emoji sequences, the zero-width non-joiner of
-// Persian, the soft hyphen, and the left-to-right and right-to-left marks.
+// Also refused: every other invisible format character (category Cf: the
+// zero-width space, the byte order mark, the word joiner...), which can
+// make two names look the same, except those real text needs (see
+// neededFormat). Private-use and unassigned code points are allowed: they
+// show (as a glyph or a box), and refusing unassigned ones would refuse
+// emoji newer than Go's Unicode tables.
 func notPrinting(r rune, multiline bool) string {
 	switch {
 	case r == '\n' || r == '\r' || r == '\t':
@@ -121,8 +129,24 @@ func notPrinting(r rune, multiline bool) string {
 		return "an annotation character"
 	case r >= '\uFDD0' && r <= '\uFDEF', r&0xFFFE == 0xFFFE:
 		return "a noncharacter"
+	case unicode.Is(unicode.Cf, r) && !neededFormat(r):
+		return "an invisible formatting character"
 	}
 	return ""
+}
+
+// neededFormat reports whether r is one of the format characters real text
+// needs: the soft hyphen, the zero-width non-joiner (Persian) and joiner
+// (emoji sequences), the left-to-right, right-to-left and Arabic letter
+// marks, and the tag characters of subdivision flags (Unicode TR #51).
+func neededFormat(r rune) bool {
+	switch {
+	case r == '\u00AD', r == '\u200C', r == '\u200D', r == '\u200E', r == '\u200F', r == '\u061C':
+		return true
+	case r >= 0xE0020 && r <= 0xE007F:
+		return true
+	}
+	return false
 }
 
 // email checks that field holds one plain address (name@domain) and
@@ -131,6 +155,14 @@ func (f *form) email(field string) string {
 	v := f.text(field, true, maxEmail)
 	if _, bad := f.Errors[field]; bad {
 		return ""
+	}
+	// Invisible characters, even those a name may hold, would let
+	// "admin\u00AD@example.com" pass for another user.
+	for i, r := range []rune(v) {
+		if unicode.Is(unicode.Cf, r) {
+			f.fail(field, fmt.Sprintf("This email address contains an invisible character (U+%04X, character %d); remove it.", r, i+1))
+			return ""
+		}
 	}
 	a, err := mail.ParseAddress(v)
 	_, domain, _ := strings.Cut(v, "@")

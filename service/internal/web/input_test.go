@@ -83,6 +83,12 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"description", "clear \x1b[2J screen", "a control character (U+001B"},
 		{"description", "bell\n\a", "a control character (U+0007"},
 		{"description", "rlo \u202e", "a bidirectional override character"},
+		{"title", "zero\u200bwidth", "an invisible formatting character (U+200B, character 5)"},
+		{"author", "\ufeffBOM", "an invisible formatting character (U+FEFF"},
+		{"author", "word\u2060joiner", "an invisible formatting character (U+2060"},
+		{"description", "mongolian\u180e", "an invisible formatting character (U+180E"},
+		{"title", "\u200d", "what it holds does not show"},
+		{"author", "\u00ad\u200e", "what it holds does not show"},
 	} {
 		fields := with(f.field, f.value)
 		cases = append(cases, tc{"add " + f.field + "=" + trunc(f.value), func() resp { return seller.multipart("/book/add_book", fields, "", nil) }, 422, f.msg})
@@ -141,6 +147,15 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		tc{"register email with NUL", func() resp {
 			return e.client(0).post("/register", url.Values{"name": {"N"}, "email": {"n\x00@example.com"}, "password": {"long enough"}})
 		}, 422, "a control character"},
+		tc{"register email with zero-width space", func() resp {
+			return e.client(0).post("/register", url.Values{"name": {"N"}, "email": {"buyer\u200b@example.com"}, "password": {"long enough"}})
+		}, 422, "invisible formatting character (U+200B, character 6)"},
+		tc{"register email with soft hyphen", func() resp {
+			return e.client(0).post("/register", url.Values{"name": {"N"}, "email": {"buy\u00ader@example.com"}, "password": {"long enough"}})
+		}, 422, "an invisible character (U+00AD"},
+		tc{"register invisible name", func() resp {
+			return e.client(0).post("/register", url.Values{"name": {"\u200d\u200c"}, "email": {"n@example.com"}, "password": {"long enough"}})
+		}, 422, "what it holds does not show"},
 		tc{"register short password", func() resp {
 			return e.client(0).post("/register", url.Values{"name": {"N"}, "email": {"n@example.com"}, "password": {"short"}})
 		}, 422, "at least 8"},
@@ -186,14 +201,15 @@ func trunc(s string) string {
 }
 
 // What real text needs is kept exactly: line breaks and tabs in the
-// description, emoji sequences (zero-width joiner), right-to-left marks,
-// soft hyphens, and the characters of every script.
+// description, emoji sequences (zero-width joiner), right-to-left and
+// Arabic letter marks, subdivision flags (tag characters), soft hyphens,
+// and the characters of every script.
 func TestPrintingTextIsAccepted(t *testing.T) {
 	e := newEnv(t, 1, nil)
 	seller, _ := e.user(0, "seller@example.com")
 	fields := map[string]string{
 		"title":       "👨\u200d👩\u200d👧 Fami\u00adly, Zoë 李",
-		"author":      "עברית\u200f (1999)",
+		"author":      "עברית\u200f (1999) \U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F ك\u061c",
 		"description": "line 1\r\nline 2\n\tindented",
 		"price":       "1.00", "stock": "1",
 	}
