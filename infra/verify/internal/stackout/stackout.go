@@ -318,16 +318,27 @@ func (o *Outputs) check() error {
 	}
 	switch u.Scheme {
 	case "http":
-		// No domain: the stack serves plain HTTP on the ALB's DNS name.
-		if err := checkHost("url", u.Hostname(), false); err != nil {
+		// No domain: the stack serves plain HTTP on the ALB's DNS name, and
+		// the outputs about the domain are empty (README, "Stack outputs").
+		if err := checkHost("albDnsName", o.ALBDNSName, false); err != nil {
 			return err
 		}
+		alb := strings.TrimSuffix(o.ALBDNSName, ".")
+		if u.Port() != "" || !strings.EqualFold(strings.TrimSuffix(u.Hostname(), "."), alb) {
+			return keyErr("url", "without a domain it must be http://<albDnsName>, here http://%s, got %q", alb, o.URL)
+		}
 		for _, kv := range [][2]string{{"wwwUrl", o.WWWURL}, {"swarmUrl", o.SwarmURL}, {"legacyUrl", o.LegacyURL}} {
-			if _, err := parseURL(kv[0], kv[1]); err != nil {
-				return err
+			if kv[1] != "" {
+				return keyErr(kv[0], "must be empty when url has no domain (%s), got %q", o.URL, kv[1])
 			}
 		}
-		return checkHost("albDnsName", o.ALBDNSName, false)
+		if len(o.ValidationRecords) > 0 {
+			return keyErr("validationRecords", "must be empty when url has no domain (%s): there is no certificate", o.URL)
+		}
+		if len(o.NameServers) > 0 {
+			return keyErr("nameServers", "must be empty when url has no domain (%s): there is no hosted zone", o.URL)
+		}
+		return nil
 	case "https":
 	default:
 		return keyErr("url", "scheme must be https (with a domain) or http (without one), got %q", u.Scheme)
@@ -386,6 +397,11 @@ func (o *Outputs) check() error {
 		if err := checkHost(k+".name", r.Name, true); err != nil {
 			return err
 		}
+		// ACM asks for a name under each name the certificate covers, all
+		// of them in the stack's hosted zone.
+		if n := strings.ToLower(strings.TrimSuffix(r.Name, ".")); !strings.HasSuffix(n, "."+domain) {
+			return keyErr(k+".name", "%q is not a name under %s, the domain of url", r.Name, domain)
+		}
 		if err := checkHost(k+".value", r.Value, true); err != nil {
 			return err
 		}
@@ -440,12 +456,12 @@ func checkHost(key, h string, underscore bool) error {
 		if label == "" || len(label) > 63 {
 			return keyErr(key, "%q is not a DNS name: every label must be 1-63 characters", h)
 		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
+		// By rune, so that a non-ASCII character is named whole.
+		for i, c := range label {
 			ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 				(c == '-' && i > 0 && i < len(label)-1) || (c == '_' && underscore)
 			if !ok {
-				return keyErr(key, "%q is not a DNS name: %q in label %q", h, string(c), label)
+				return keyErr(key, "%q is not a DNS name: %q in label %q", h, c, label)
 			}
 		}
 	}

@@ -82,14 +82,25 @@ func TestParseIgnoresAByteOrderMark(t *testing.T) {
 	}
 }
 
-func TestParseWithoutDomain(t *testing.T) {
-	m := sample()
+// withoutDomain turns sample into what a stack without a domain prints.
+func withoutDomain(m map[string]any) {
 	m["url"] = "http://bookstore-alb-1234567890.eu-west-1.elb.amazonaws.com"
 	for _, k := range []string{"wwwUrl", "certificateArn", "hostedZoneId", "swarmUrl", "legacyUrl"} {
 		m[k] = ""
 	}
 	m["validationRecords"] = []any{}
 	m["nameServers"] = []any{}
+}
+
+// noDomain is withoutDomain, then then.
+func noDomain(then func(map[string]any)) func(map[string]any) {
+	return func(m map[string]any) { withoutDomain(m); then(m) }
+}
+
+func TestParseWithoutDomain(t *testing.T) {
+	m := sample()
+	withoutDomain(m)
+	m["url"] = "http://BOOKSTORE-alb-1234567890.eu-west-1.elb.amazonaws.com/"
 	o, err := Parse(strings.NewReader(encode(t, m)))
 	if err != nil {
 		t.Fatal(err)
@@ -184,10 +195,16 @@ func TestParseErrors(t *testing.T) {
 		{name: "name server ip", mut: set("nameServers", []any{"205.251.192.1"}), key: "nameServers[0]", words: "IP address"},
 		{name: "alb empty", mut: set("albDnsName", ""), key: "albDnsName", words: "must not be empty"},
 		{name: "swarm ip bad", mut: set("swarmManagerIp", "203.0.113"), key: "swarmManagerIp", words: "not an IP"},
-		{name: "http mode bad swarm url", mut: func(m map[string]any) {
-			m["url"] = "http://bookstore-alb.elb.amazonaws.com"
-			m["swarmUrl"] = "swarm"
-		}, key: "swarmUrl", words: "scheme"},
+		{name: "record outside the domain", mut: set("validationRecords", []any{map[string]any{"name": "_a1b2.example.org.", "type": "CNAME", "value": "_c3d4.xyz.acm-validations.aws."}}), key: "validationRecords[0].name", words: "not a name under example.com"},
+		{name: "record suffix trick", mut: set("validationRecords", []any{map[string]any{"name": "_a1b2.badexample.com", "type": "CNAME", "value": "_c3d4.xyz.acm-validations.aws."}}), key: "validationRecords[0].name", words: "not a name under example.com"},
+		{name: "non-ASCII named whole", mut: set("albDnsName", "bücher.elb.amazonaws.com"), key: "albDnsName", words: `'ü' in label "bücher"`},
+		{name: "http mode url is not the alb", mut: noDomain(func(m map[string]any) { m["url"] = "http://other-alb.elb.amazonaws.com" }), key: "url", words: "http://<albDnsName>"},
+		{name: "http mode url with port", mut: noDomain(func(m map[string]any) { m["url"] = m["url"].(string) + ":8080" }), key: "url", words: "http://<albDnsName>"},
+		{name: "http mode www url", mut: noDomain(set("wwwUrl", "https://www.example.com")), key: "wwwUrl", words: "must be empty"},
+		{name: "http mode swarm url", mut: noDomain(set("swarmUrl", "swarm")), key: "swarmUrl", words: "must be empty"},
+		{name: "http mode legacy url", mut: noDomain(set("legacyUrl", "https://legacy.example.com")), key: "legacyUrl", words: "must be empty"},
+		{name: "http mode records", mut: noDomain(set("validationRecords", sample()["validationRecords"])), key: "validationRecords", words: "no certificate"},
+		{name: "http mode name servers", mut: noDomain(set("nameServers", []any{"ns-1.awsdns-01.org"})), key: "nameServers", words: "no hosted zone"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
