@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/bookstore-aws/bookstore/infra/verify/stackout"
 )
 
 // Type tokens of what the stack declares.
@@ -123,7 +126,23 @@ func TestOutputsAlwaysAllPresent(t *testing.T) {
 					t.Errorf("output %s missing or null", o)
 				}
 			}
+			// What the stack prints is what the verifier accepts.
+			b, err := json.Marshal(s.outputs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := stackout.Parse(bytes.NewReader(b)); err != nil {
+				t.Errorf("the verifier refuses these outputs: %v\n%s", err, b)
+			}
 		})
+	}
+}
+
+// The stack exports what the verifier reads: the same keys.
+func TestOutputsAreTheVerifiersKeys(t *testing.T) {
+	a, b := slices.Sorted(slices.Values(Outputs)), slices.Sorted(slices.Values(stackout.Keys))
+	if !slices.Equal(a, b) {
+		t.Errorf("stack outputs %v, verifier keys %v", a, b)
 	}
 }
 

@@ -30,7 +30,7 @@ import (
 	"time"
 
 	"github.com/bookstore-aws/bookstore/infra/verify/internal/check"
-	"github.com/bookstore-aws/bookstore/infra/verify/internal/stackout"
+	"github.com/bookstore-aws/bookstore/infra/verify/stackout"
 )
 
 // Exit codes.

@@ -23,7 +23,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/bookstore-aws/bookstore/infra/verify/internal/stackout"
+	"github.com/bookstore-aws/bookstore/infra/verify/stackout"
 )
 
 // Status is a check's outcome.

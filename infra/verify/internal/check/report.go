@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bookstore-aws/bookstore/infra/verify/internal/stackout"
+	"github.com/bookstore-aws/bookstore/infra/verify/stackout"
 )
 
 // Wait runs the checks until they all pass, ctx is done, or d has passed

@@ -10,7 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bookstore-aws/bookstore/infra/verify/internal/check"
-	"github.com/bookstore-aws/bookstore/infra/verify/internal/stackout"
+	"github.com/bookstore-aws/bookstore/infra/verify/stackout"
 )
 
 // The deployment a World stands for.
