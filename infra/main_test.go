@@ -393,6 +393,38 @@ func TestSecurityGroups(t *testing.T) {
 	}
 }
 
+// EC2 accepts only these characters in a security group's description and
+// in a rule's (EC2 API reference, SecurityGroup and IpRange); the provider
+// checks it at preview, which mocks skip, so a stray apostrophe would pass
+// every other test and fail the real preview.
+var sgDescription = regexp.MustCompile(`^[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{0,255}$`)
+
+func TestSecurityGroupDescriptionsAreAccepted(t *testing.T) {
+	s := mustRun(t, map[string]string{"domain": "example.com", "monolith": "true", "swarmWorkers": "1"})
+	n := 0
+	for _, g := range s.all(tSG) {
+		descs := []any{g.in("description")}
+		for _, dir := range []string{"ingress", "egress"} {
+			rs, _ := g.in(dir).([]any)
+			for i := range rs {
+				descs = append(descs, g.in(fmt.Sprintf("%s.%d.description", dir, i)))
+			}
+		}
+		for _, d := range descs {
+			if d == nil {
+				continue
+			}
+			n++
+			if !sgDescription.MatchString(d.(string)) {
+				t.Errorf("%s: description %q has characters EC2 refuses", g.Name, d)
+			}
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d descriptions seen", n)
+	}
+}
+
 // No SSH in, and no group sends to more than the ports its hosts use.
 func TestNoSSHAnywhere(t *testing.T) {
 	s := mustRun(t, map[string]string{"domain": "example.com", "monolith": "true", "swarmWorkers": "1"})

@@ -64,7 +64,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Description: pulumi.String("Bookstore monolith: HTTP (ACME HTTP-01, redirect) and HTTPS from anywhere"),
 		Ingress: ec2.SecurityGroupIngressArray{
 			ec2.SecurityGroupIngressArgs{Protocol: pulumi.String("tcp"), FromPort: pulumi.Int(80), ToPort: pulumi.Int(80),
-				CidrBlocks: anyV4, Ipv6CidrBlocks: anyV6, Description: pulumi.String("HTTP: Let's Encrypt HTTP-01 and redirect")},
+				CidrBlocks: anyV4, Ipv6CidrBlocks: anyV6, Description: pulumi.String("HTTP: ACME HTTP-01 challenges and redirect to HTTPS")},
 			ec2.SecurityGroupIngressArgs{Protocol: pulumi.String("tcp"), FromPort: pulumi.Int(443), ToPort: pulumi.Int(443),
 				CidrBlocks: anyV4, Ipv6CidrBlocks: anyV6, Description: pulumi.String("HTTPS")},
 		},
