@@ -125,7 +125,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	}
 
 	svc := host.Service{
-		ImageRef: img.Ref, DBHost: db.Address, DBSecretArn: db.SecretArn,
+		ImageRef: img.Ref, RepositoryArn: img.RepositoryArn, DBHost: db.Address, DBSecretArn: db.SecretArn,
 		FileSystemID: files.FileSystemID, FileSystemArn: files.FileSystemArn,
 		AccessPointID: files.AccessPointID, AccessPointArn: files.AccessPointArn,
 		Region: region.Name, DBPort: db.Port, DBName: db.Name, AdminEmails: cfg.AdminEmails, LogLevel: logLevel,
@@ -134,7 +134,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		Service: svc, AMI: ami, InstanceType: cfg.InstanceType,
 		SubnetIDs: net.PrivateSubnetIDs, SecurityGroupID: net.AppSG, TargetGroupArn: front.AppTargetGroup.Arn,
 		MinSize: cfg.MinSize, MaxSize: cfg.MaxSize, CPUTarget: cfg.CPUTarget,
-		Partition: partition.Partition, DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
+		DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
 		DependsOn: files.MountTargets, NamePrefix: prefix, Tags: tags,
 	})
 	if err != nil {
@@ -145,7 +145,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		ManagerSubnetID: net.PublicSubnets[0], WorkerSubnetIDs: net.PrivateSubnetIDs,
 		SecurityGroupID: net.SwarmSG, TargetGroupArn: front.SwarmTarget.Arn,
 		Replicas: cfg.SwarmReplicas, Workers: cfg.SwarmWorkers,
-		Partition: partition.Partition, DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
+		DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
 		DependsOn: files.MountTargets, NamePrefix: prefix, Tags: tags,
 	})
 	if err != nil {
@@ -154,10 +154,10 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	legacyURL := pulumi.String("").ToStringOutput()
 	if cfg.Monolith {
 		mono, err := monolith.New(ctx, "bookstore-monolith", monolith.Args{
-			Domain: cfg.Domain, ZoneID: front.HostedZoneID, ImageRef: img.Ref, Region: region.Name,
-			AdminEmails: cfg.AdminEmails, LetsEncryptEmail: cfg.AlertEmail, LogLevel: logLevel,
+			Domain: cfg.Domain, ZoneID: front.HostedZoneID, ImageRef: img.Ref, RepositoryArn: img.RepositoryArn,
+			Region: region.Name, AdminEmails: cfg.AdminEmails, LetsEncryptEmail: cfg.AlertEmail, LogLevel: logLevel,
 			AMI: ami, InstanceType: cfg.InstanceType, VpcID: net.VpcID, SubnetID: net.PublicSubnets[0],
-			Partition: partition.Partition, DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
+			DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
 			NamePrefix: prefix, Tags: tags,
 		})
 		if err != nil {

@@ -843,40 +843,90 @@ func inlinePolicy(t *testing.T, s *stack, role string) map[string]any {
 	return decodeJSON(t, s.one(t, tRolePolicy, role).in("policy"))
 }
 
-func checkManagedPolicies(t *testing.T, s *stack, role string) {
+// noResource are the actions of hostrole.Base that take no resource, so "*"
+// is their only possible Resource (AWS service authorization reference).
+var noResource = map[string]bool{
+	"ssm:UpdateInstanceInformation":    true,
+	"ssmmessages:CreateControlChannel": true, "ssmmessages:CreateDataChannel": true,
+	"ssmmessages:OpenControlChannel": true, "ssmmessages:OpenDataChannel": true,
+	"ecr:GetAuthorizationToken": true,
+}
+
+// checkBaseGrants checks that role trusts EC2, has no managed policy (they
+// grant account-wide), and holds hostrole.Base scoped to this stack's
+// repository and to logGroup. It returns the role's statements by action.
+func checkBaseGrants(t *testing.T, s *stack, role, logGroup string) map[string]map[string]any {
 	t.Helper()
 	r := s.one(t, tRole, role)
 	trust := decodeJSON(t, r.in("assumeRolePolicy"))
 	if get(trust, "Statement.0.Principal.Service") != "ec2.amazonaws.com" {
 		t.Errorf("%s trust %v", role, trust)
 	}
-	var got []string
 	for _, a := range s.all(tAttach) {
 		if a.in("role") == r.out("name") {
-			got = append(got, a.in("policyArn").(string))
+			t.Errorf("%s has %v attached: AWS's managed policies grant account-wide", role, a.in("policyArn"))
 		}
 	}
-	want := []string{
-		"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-		"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
-		"arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+	st := statements(t, inlinePolicy(t, s, role))
+	repo := s.one(t, tRepo, "bookstore").out("arn")
+	logs := s.one(t, tLogGroup, logGroup).out("arn") + ":*"
+	want := map[string]string{
+		"ecr:BatchGetImage": repo, "ecr:GetDownloadUrlForLayer": repo, "ecr:BatchCheckLayerAvailability": repo,
+		"logs:CreateLogStream": logs, "logs:PutLogEvents": logs,
 	}
-	if !sameSet(got, want) {
-		t.Errorf("%s managed policies %v", role, got)
+	for a := range noResource {
+		want[a] = "*"
 	}
+	for a, res := range want {
+		if got := get(st[a], "Resource"); got != res {
+			t.Errorf("%s: %s on %v, want %s", role, a, got, res)
+		}
+	}
+	// Whatever boots with this role waits for its grants.
+	pol, profile := s.one(t, tRolePolicy, role), s.one(t, tProfile, role)
+	hosts := 0
+	for _, h := range s.all(tInstance) {
+		if h.in("iamInstanceProfile") == profile.out("name") {
+			hosts++
+			if !h.dependsOn(pol) {
+				t.Errorf("instance %s may boot before its role's grants exist", h.Name)
+			}
+		}
+	}
+	for _, lt := range s.all(tLT) {
+		if lt.in("iamInstanceProfile.arn") != profile.out("arn") {
+			continue
+		}
+		for _, g := range s.all(tASG) {
+			if g.in("launchTemplate.id") == lt.ID {
+				hosts++
+				if !g.dependsOn(pol) {
+					t.Errorf("group %s may launch before its role's grants exist", g.Name)
+				}
+			}
+		}
+	}
+	if hosts != 1 {
+		t.Errorf("%d instances or groups use %s's profile, want 1", hosts, role)
+	}
+	return st
 }
 
-// statements returns Action -> Resource of a policy, failing on any wildcard.
+// statements returns Action -> statement of a policy, failing on any
+// wildcard but the actions that take no resource.
 func statements(t *testing.T, doc map[string]any) map[string]map[string]any {
 	t.Helper()
 	out := map[string]map[string]any{}
 	for _, st := range doc["Statement"].([]any) {
 		m := st.(map[string]any)
-		if m["Effect"] != "Allow" || strings.Contains(fmt.Sprint(m["Resource"]), "*") {
-			t.Errorf("statement %v is not a scoped Allow", m)
-		}
+		res := fmt.Sprint(m["Resource"])
+		// A log group's streams are "<group ARN>:*": the one wildcard that scopes.
+		streams := strings.Contains(res, ":log-group:") && strings.Count(res, "*") == 1 && strings.HasSuffix(res, ":*")
 		for _, a := range strs(m["Action"]) {
 			out[a] = m
+			if m["Effect"] != "Allow" || strings.Contains(a, "*") || strings.Contains(res, "*") && !noResource[a] && !streams {
+				t.Errorf("statement %v is not a scoped Allow", m)
+			}
 		}
 	}
 	return out
@@ -909,10 +959,9 @@ func TestFleet(t *testing.T) {
 	db := s.one(t, tDB, "bookstore")
 	secret := s.outputs["dbSecretArn"].(string)
 
-	checkManagedPolicies(t, s, "bookstore-fleet")
-	st := statements(t, inlinePolicy(t, s, "bookstore-fleet"))
-	if len(st) != 3 {
-		t.Errorf("fleet grants %v, want GetSecretValue, ClientMount, ClientWrite", st)
+	st := checkBaseGrants(t, s, "bookstore-fleet", "bookstore-fleet")
+	if len(st) != len(noResource)+5+3 {
+		t.Errorf("fleet grants %v, want the base ones, GetSecretValue, ClientMount, ClientWrite", st)
 	}
 	if get(st["secretsmanager:GetSecretValue"], "Resource") != secret {
 		t.Errorf("secret grant %v", st["secretsmanager:GetSecretValue"])
@@ -1014,8 +1063,7 @@ func TestSwarmManager(t *testing.T) {
 		t.Error("the join token's value is not in ignoreChanges: a deploy would reset the manager's token")
 	}
 
-	checkManagedPolicies(t, s, "bookstore-swarm-manager")
-	st := statements(t, inlinePolicy(t, s, "bookstore-swarm-manager"))
+	st := checkBaseGrants(t, s, "bookstore-swarm-manager", "bookstore-swarm")
 	if get(st["ssm:PutParameter"], "Resource") != param.out("arn") {
 		t.Errorf("manager PutParameter grant %v", st["ssm:PutParameter"])
 	}
@@ -1075,8 +1123,7 @@ func TestSwarmWorkers(t *testing.T) {
 	param := s.one(t, tParam, "bookstore-swarm-join-token")
 	m := s.one(t, tInstance, "bookstore-swarm-manager")
 
-	checkManagedPolicies(t, s, "bookstore-swarm-worker")
-	st := statements(t, inlinePolicy(t, s, "bookstore-swarm-worker"))
+	st := checkBaseGrants(t, s, "bookstore-swarm-worker", "bookstore-swarm")
 	if get(st["ssm:GetParameter"], "Resource") != param.out("arn") {
 		t.Errorf("worker GetParameter grant %v", st["ssm:GetParameter"])
 	}
@@ -1131,11 +1178,8 @@ func TestMonolith(t *testing.T) {
 	if ud := inst.in("userData").(string); strings.Contains(ud, "DB_TLS_CA_FILE") || strings.Contains(ud, "RDS_CA_URL") {
 		t.Error("the monolith's database is a local MySQL container: it gets no RDS CA bundle")
 	}
-	checkManagedPolicies(t, s, "bookstore-monolith")
-	for _, p := range s.all(tRolePolicy) {
-		if p.Name == "bookstore-monolith" {
-			t.Error("the monolith's role has grants beyond the managed policies")
-		}
+	if st := checkBaseGrants(t, s, "bookstore-monolith", "bookstore-monolith"); len(st) != len(noResource)+5 {
+		t.Errorf("the monolith's role has grants beyond the base ones: %v", st)
 	}
 	eip := s.one(t, tEIP, "bookstore-monolith")
 	eip.want(t, "instance", inst.ID)

@@ -5,6 +5,8 @@
 package fleet
 
 import (
+	"slices"
+
 	"strconv"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/autoscaling"
@@ -39,8 +41,8 @@ type Args struct {
 	MaxSize         int
 	CPUTarget       int // average CPU percent target tracking holds
 
-	Partition, DNSSuffix string // for the instance role (aws.GetPartition)
-	LogRetentionDays     int
+	DNSSuffix        string // for the instance role's trust (aws.GetPartition)
+	LogRetentionDays int
 	// DependsOn holds back the first instances until these exist (EFS mount targets).
 	DependsOn  []pulumi.Resource
 	NamePrefix string
@@ -75,7 +77,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	f.LogGroupName = logs.Name
 
 	role, err := hostrole.New(ctx, name, hostrole.Args{
-		Partition: args.Partition, DNSSuffix: args.DNSSuffix, Tags: args.Tags,
+		DNSSuffix: args.DNSSuffix, Tags: args.Tags,
+		RepositoryArn: args.Service.RepositoryArn, LogGroupArn: logs.Arn,
 		Grants: []hostrole.Grant{
 			hostrole.SecretRead(args.Service.DBSecretArn),
 			hostrole.EFSMount(args.Service.FileSystemArn, args.Service.AccessPointArn),
@@ -135,7 +138,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		EnabledMetrics:         pulumi.ToStringArray(GroupMetrics),
 		WaitForCapacityTimeout: pulumi.String("15m"),
 		Tags:                   host.GroupTags(hostTags),
-	}, parent, pulumi.DependsOn(args.DependsOn), pulumi.IgnoreChanges([]string{"desiredCapacity"}))
+	}, parent, pulumi.DependsOn(slices.Concat(args.DependsOn, []pulumi.Resource{role.Policy})),
+		pulumi.IgnoreChanges([]string{"desiredCapacity"}))
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,7 @@ const (
 // below the hosts (the README's contract, "the service's side").
 type Service struct {
 	ImageRef       pulumi.StringOutput // repo@sha256:...
+	RepositoryArn  pulumi.StringOutput // the ECR repository ImageRef is in
 	DBHost         pulumi.StringOutput // RDS address, no port
 	DBSecretArn    pulumi.StringOutput
 	FileSystemID   pulumi.StringOutput

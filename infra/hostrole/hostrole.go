@@ -13,30 +13,24 @@ import (
 	"github.com/bookstore-aws/bookstore/infra/tags"
 )
 
-// ManagedPolicies every host has: Session Manager instead of SSH, pulling from ECR,
-// and CloudWatch (the awslogs log driver writes streams with it).
-var ManagedPolicies = []string{
-	"AmazonSSMManagedInstanceCore",
-	"AmazonEC2ContainerRegistryReadOnly",
-	"CloudWatchAgentServerPolicy",
-}
-
 // Grant is one Allow statement of the role's inline policy.
 type Grant struct {
 	Sid      string
 	Actions  []string
-	Resource pulumi.StringInput // one ARN
+	Resource pulumi.StringInput // one ARN, or "*" for actions that take no resource
 	// Condition, when ConditionKey is set: StringEquals ConditionKey = ConditionValue.
 	ConditionKey   string
 	ConditionValue pulumi.StringInput
 }
 
-// Args configures a role.
+// Args configures a role. Every host pulls the image and writes container
+// logs, so RepositoryArn and LogGroupArn are required; see Base.
 type Args struct {
-	Partition string  // "aws", "aws-cn", "aws-us-gov": from aws.GetPartition
-	DNSSuffix string  // "amazonaws.com" (".com.cn" in China), for the EC2 service principal
-	Grants    []Grant // beyond ManagedPolicies; none means no inline policy
-	Tags      map[string]string
+	DNSSuffix     string // "amazonaws.com" (".com.cn" in China), for the EC2 service principal
+	RepositoryArn pulumi.StringInput
+	LogGroupArn   pulumi.StringInput
+	Grants        []Grant // beyond Base
+	Tags          map[string]string
 }
 
 // Role is the role and its instance profile.
@@ -47,6 +41,38 @@ type Role struct {
 	RoleName           pulumi.StringOutput
 	InstanceProfileArn pulumi.StringOutput
 	InstanceProfile    pulumi.StringOutput // name, as ec2.Instance takes it
+	// Policy is the inline policy. Hosts depend on it: an instance profile
+	// can exist before its role's grants do, and a boot that starts in that
+	// gap fails its first ECR login.
+	Policy pulumi.Resource
+}
+
+// Base is what every host does, scoped to this stack instead of AWS's managed
+// policies, which grant it account-wide (AmazonSSMManagedInstanceCore reads
+// every SSM parameter; AmazonEC2ContainerRegistryReadOnly pulls every
+// repository; CloudWatchAgentServerPolicy writes to and sets retention on
+// every log group):
+//   - Session Manager instead of SSH: the five actions of AWS's minimal
+//     Session Manager instance profile, which take no resource;
+//   - an ECR login (GetAuthorizationToken takes no resource), then pulls from
+//     this stack's repository only;
+//   - the awslogs driver's CreateLogStream and PutLogEvents on this host's
+//     log group only (it does not create groups).
+func Base(repositoryArn, logGroupArn pulumi.StringInput) []Grant {
+	return []Grant{
+		{Sid: "SessionManager", Resource: pulumi.String("*"), Actions: []string{
+			"ssm:UpdateInstanceInformation",
+			"ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+			"ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+		}},
+		{Sid: "ECRLogin", Resource: pulumi.String("*"), Actions: []string{"ecr:GetAuthorizationToken"}},
+		{Sid: "PullImage", Resource: repositoryArn, Actions: []string{
+			"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability",
+		}},
+		{Sid: "WriteContainerLogs", Resource: pulumi.Sprintf("%s:*", logGroupArn), Actions: []string{
+			"logs:CreateLogStream", "logs:PutLogEvents",
+		}},
+	}
 }
 
 // SecretRead grants reading one Secrets Manager secret (the RDS-managed one).
@@ -68,8 +94,8 @@ func EFSMount(fileSystemArn, accessPointArn pulumi.StringInput) Grant {
 // New declares the role, its managed policy attachments, its inline policy and
 // its instance profile.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Role, error) {
-	if args.Partition == "" || args.DNSSuffix == "" {
-		return nil, fmt.Errorf("hostrole %s: Partition and DNSSuffix are required", name)
+	if args.DNSSuffix == "" || args.RepositoryArn == nil || args.LogGroupArn == nil {
+		return nil, fmt.Errorf("hostrole %s: DNSSuffix, RepositoryArn and LogGroupArn are required", name)
 	}
 	r := &Role{}
 	if err := ctx.RegisterComponentResource("bookstore:hostrole:Role", name, r, opts...); err != nil {
@@ -95,22 +121,14 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range ManagedPolicies {
-		if _, err := iam.NewRolePolicyAttachment(ctx, name+"-"+p, &iam.RolePolicyAttachmentArgs{
-			Role:      role.Name,
-			PolicyArn: pulumi.String(fmt.Sprintf("arn:%s:iam::aws:policy/%s", args.Partition, p)),
-		}, parent); err != nil {
-			return nil, err
-		}
+	inline, err := iam.NewRolePolicy(ctx, name, &iam.RolePolicyArgs{
+		Role:   role.ID(),
+		Policy: policy(append(Base(args.RepositoryArn, args.LogGroupArn), args.Grants...)),
+	}, parent)
+	if err != nil {
+		return nil, err
 	}
-	if len(args.Grants) > 0 {
-		if _, err := iam.NewRolePolicy(ctx, name, &iam.RolePolicyArgs{
-			Role:   role.ID(),
-			Policy: policy(args.Grants),
-		}, parent); err != nil {
-			return nil, err
-		}
-	}
+	r.Policy = inline
 	profile, err := iam.NewInstanceProfile(ctx, name, &iam.InstanceProfileArgs{
 		Role: role.Name,
 		Tags: tags.Of(args.Tags),

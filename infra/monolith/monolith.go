@@ -21,6 +21,7 @@ type Args struct {
 	Domain           string // apex; the host is legacy.<Domain>
 	ZoneID           pulumi.StringInput
 	ImageRef         pulumi.StringOutput
+	RepositoryArn    pulumi.StringOutput // the ECR repository ImageRef is in
 	Region           string
 	AdminEmails      []string
 	LetsEncryptEmail string // ACME contact; may be ""
@@ -31,10 +32,10 @@ type Args struct {
 	VpcID        pulumi.StringInput
 	SubnetID     pulumi.StringInput // public
 
-	Partition, DNSSuffix string
-	LogRetentionDays     int
-	NamePrefix           string
-	Tags                 map[string]string
+	DNSSuffix        string // for the instance role's trust
+	LogRetentionDays int
+	NamePrefix       string
+	Tags             map[string]string
 }
 
 // Monolith is the instance and its name.
@@ -87,7 +88,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	// No database secret, no EFS: the monolith keeps both on its own disk.
-	role, err := hostrole.New(ctx, name, hostrole.Args{Partition: args.Partition, DNSSuffix: args.DNSSuffix, Tags: args.Tags}, parent)
+	role, err := hostrole.New(ctx, name, hostrole.Args{
+		DNSSuffix: args.DNSSuffix, RepositoryArn: args.RepositoryArn, LogGroupArn: logs.Arn, Tags: args.Tags,
+	}, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +112,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		RootBlockDevice:          host.InstanceRoot(hostTags),
 		UserData:                 data,
 		Tags:                     hostTags,
-	}, parent,
+	}, parent, pulumi.DependsOn([]pulumi.Resource{role.Policy}),
 		// Its MySQL lives on this instance's disk: a new AMI or image must not replace
 		// it behind the user's back. `pulumi up --replace <urn>` rebuilds it, empty.
 		pulumi.IgnoreChanges([]string{"ami", "userData"}))

@@ -9,6 +9,8 @@
 package swarm
 
 import (
+	"slices"
+
 	"strconv"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/autoscaling"
@@ -44,11 +46,11 @@ type Args struct {
 	Replicas        int                     // docker service replicas
 	Workers         int                     // worker instances; 0 for none
 
-	Partition, DNSSuffix string
-	LogRetentionDays     int
-	DependsOn            []pulumi.Resource // EFS mount targets
-	NamePrefix           string
-	Tags                 map[string]string
+	DNSSuffix        string // for the instance roles' trust
+	LogRetentionDays int
+	DependsOn        []pulumi.Resource // EFS mount targets
+	NamePrefix       string
+	Tags             map[string]string
 }
 
 // Swarm is the manager and, when asked for, the workers.
@@ -98,7 +100,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		hostrole.EFSMount(args.Service.FileSystemArn, args.Service.AccessPointArn),
 	}
 	managerRole, err := hostrole.New(ctx, name+"-manager", hostrole.Args{
-		Partition: args.Partition, DNSSuffix: args.DNSSuffix, Tags: args.Tags,
+		DNSSuffix: args.DNSSuffix, Tags: args.Tags,
+		RepositoryArn: args.Service.RepositoryArn, LogGroupArn: logs.Arn,
 		Grants: append(base[:2:2], hostrole.Grant{
 			Sid: "StoreJoinToken", Actions: []string{"ssm:PutParameter"}, Resource: token.Arn,
 		}),
@@ -129,7 +132,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		// cloud-init runs once per instance: new user data (a new image) needs a new one.
 		UserDataReplaceOnChange: pulumi.Bool(true),
 		Tags:                    managerTags,
-	}, parent, pulumi.DependsOn(args.DependsOn),
+	}, parent, pulumi.DependsOn(slices.Concat(args.DependsOn, []pulumi.Resource{managerRole.Policy})),
 		// A newer Amazon Linux AMI alone must not replace the manager (and its swarm).
 		pulumi.IgnoreChanges([]string{"ami"}))
 	if err != nil {
@@ -180,7 +183,8 @@ func workers(ctx *pulumi.Context, name string, args Args, token *ssm.Parameter, 
 	logs *cloudwatch.LogGroup, base []hostrole.Grant, parent pulumi.ResourceOption,
 ) (pulumi.StringOutput, error) {
 	role, err := hostrole.New(ctx, name+"-worker", hostrole.Args{
-		Partition: args.Partition, DNSSuffix: args.DNSSuffix, Tags: args.Tags,
+		DNSSuffix: args.DNSSuffix, Tags: args.Tags,
+		RepositoryArn: args.Service.RepositoryArn, LogGroupArn: logs.Arn,
 		Grants: append(base[:2:2], hostrole.Grant{
 			Sid: "ReadJoinToken", Actions: []string{"ssm:GetParameter"}, Resource: token.Arn,
 		}),
@@ -232,7 +236,8 @@ func workers(ctx *pulumi.Context, name string, args Args, token *ssm.Parameter, 
 			},
 		},
 		Tags: host.GroupTags(hostTags),
-	}, parent, pulumi.DependsOn(args.DependsOn), pulumi.IgnoreChanges([]string{"desiredCapacity"}))
+	}, parent, pulumi.DependsOn(slices.Concat(args.DependsOn, []pulumi.Resource{role.Policy})),
+		pulumi.IgnoreChanges([]string{"desiredCapacity"}))
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}
