@@ -720,7 +720,7 @@ func TestEdgeWithDomain(t *testing.T) {
 	https := s.one(t, tListener, "bookstore-https")
 	https.want(t, "port", 443)
 	https.want(t, "protocol", "HTTPS")
-	https.want(t, "sslPolicy", "ELBSecurityPolicy-TLS13-1-2-2021-06")
+	https.want(t, "sslPolicy", "ELBSecurityPolicy-TLS13-1-2-Res-2021-06")
 	https.want(t, "certificateArn", cv.out("certificateArn"))
 	if !https.dependsOn(cv) {
 		t.Error(":443 does not wait for the certificate's validation")

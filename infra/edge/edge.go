@@ -26,8 +26,11 @@ const (
 	TargetPort          = 5000
 	HealthCheckPath     = "/healthz"
 	DeregistrationDelay = 30 // seconds
-	// SSLPolicy allows TLS 1.3 and 1.2 with forward-secret ciphers only.
-	SSLPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+	// SSLPolicy allows TLS 1.3, and TLS 1.2 with ECDHE and AES-GCM ciphers
+	// only ("Res"), so every connection has forward secrecy; the plain
+	// TLS13-1-2 policy still offers RSA key exchange (AES128-GCM-SHA256...).
+	// It was the console's default before the post-quantum policies.
+	SSLPolicy = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
 	// SwarmRulePriority is the listener rule sending swarm.<domain> to the swarm
 	// target group alone.
 	SwarmRulePriority = 10
