@@ -81,7 +81,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			param("character_set_connection", "utf8mb4"),
 			param("character_set_results", "utf8mb4"),
 			param("character_set_database", "utf8mb4"),
-			// Clients must use TLS; the service's driver negotiates it ("preferred").
+			// Clients must use TLS; the hosts give the service the region's RDS CA
+			// bundle (DB_TLS_CA_FILE), so it also verifies the server.
 			param("require_secure_transport", "1"),
 			// The slowquery log export is empty unless the log is on and written to a file.
 			param("slow_query_log", "1"),
