@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 
 	"github.com/bookstore-aws/bookstore/service/internal/money"
 )
@@ -80,37 +81,54 @@ func (s *Store) SellerBook(ctx context.Context, id, sellerID int64) (Book, error
 	return b, wrap("seller book", err)
 }
 
-// UpdateBook sets a seller's book to in. It returns ErrNotFound unless
-// sellerID sells book id and it is not archived.
-func (s *Store) UpdateBook(ctx context.Context, id, sellerID int64, in BookInput) error {
+// StockChangedError is UpdateBook's answer when units sold (or returned)
+// since the form was shown would make the new stock negative or larger than
+// the form allows; Now is the stock at that moment.
+type StockChangedError struct{ Now int }
+
+func (e *StockChangedError) Error() string {
+	return fmt.Sprintf("store: stock changed to %d since the form was shown", e.Now)
+}
+
+// UpdateBook sets a seller's book to in, except that stock is not
+// overwritten: it moves by in.Stock - shown, where shown is the stock the
+// seller's form displayed. Units sold between the form and the save stay
+// sold; writing the form's figure back would put them on sale again and
+// oversell (fault 2, through the edit form). The new stock must stay in
+// [0, maxStock]. It returns the stock now, and ErrNotFound unless sellerID
+// sells book id and it is not archived, or a *StockChangedError.
+func (s *Store) UpdateBook(ctx context.Context, id, sellerID int64, in BookInput, shown, maxStock int) (int, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	return wrap("update book", s.inTx(ctx, func(tx *sql.Tx) error {
+	delta := in.Stock - shown
+	var now int
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			"UPDATE books SET title = ?, author = ?, description = ?, price_cents = ?, stock = ?, cover = COALESCE(?, cover) WHERE id = ? AND seller_id = ? AND archived = FALSE",
-			in.Title, in.Author, in.Description, int64(in.Price), in.Stock, nullable(in.Cover), id, sellerID)
+			"UPDATE books SET title = ?, author = ?, description = ?, price_cents = ?, stock = stock + ?, cover = COALESCE(?, cover)"+
+				" WHERE id = ? AND seller_id = ? AND archived = FALSE AND stock + ? BETWEEN 0 AND ?",
+			in.Title, in.Author, in.Description, int64(in.Price), delta, nullable(in.Cover), id, sellerID, delta, maxStock)
 		if err != nil {
 			return err
 		}
-		if err := s.mustExist(ctx, tx, res, "SELECT 1 FROM books WHERE id = ? AND seller_id = ? AND archived = FALSE", id, sellerID); err != nil {
+		n, err := res.RowsAffected()
+		if err != nil {
 			return err
 		}
+		// MySQL counts a row updated to its current values as unaffected,
+		// so the stock read decides.
+		err = tx.QueryRowContext(ctx, "SELECT stock FROM books WHERE id = ? AND seller_id = ? AND archived = FALSE", id, sellerID).Scan(&now)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 && (now+delta < 0 || now+delta > maxStock) {
+			return &StockChangedError{Now: now}
+		}
 		return bumpCatalog(ctx, tx)
-	}))
-}
-
-// mustExist turns "0 rows affected" into ErrNotFound unless probe finds the
-// row: MySQL counts a row updated to its current values as unaffected.
-func (s *Store) mustExist(ctx context.Context, tx *sql.Tx, res sql.Result, probe string, args ...any) error {
-	if n, err := res.RowsAffected(); err != nil || n > 0 {
-		return err
-	}
-	var one int
-	err := tx.QueryRowContext(ctx, probe, args...).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return ErrNotFound
-	}
-	return err
+	})
+	return now, wrap("update book", err)
 }
 
 // ArchiveBook takes a seller's book off the catalog. Purchases keep pointing

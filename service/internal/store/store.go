@@ -66,8 +66,10 @@ func wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
+	var changed *StockChangedError
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrDuplicateEmail) || errors.Is(err, ErrOutOfStock) ||
-		errors.Is(err, ErrAlreadyPaid) || errors.Is(err, ErrNotPaid) || errors.Is(err, ErrDeliveryChosen) {
+		errors.Is(err, ErrAlreadyPaid) || errors.Is(err, ErrNotPaid) || errors.Is(err, ErrDeliveryChosen) ||
+		errors.As(err, &changed) {
 		return err
 	}
 	var me *mysql.MySQLError

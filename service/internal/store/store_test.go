@@ -281,17 +281,80 @@ func TestUpdateBook(t *testing.T) {
 	seller := user(t, s, "seller@example.com")
 	book, _ := s.CreateBook(t.Context(), seller, store.BookInput{Title: "T", Author: "A", Price: 100, Stock: 5, Cover: "c.png"})
 	in := store.BookInput{Title: "T2", Author: "A2", Description: "D", Price: 250, Stock: 7}
-	if err := s.UpdateBook(t.Context(), book, seller, in); err != nil {
-		t.Fatal(err)
+	if now, err := s.UpdateBook(t.Context(), book, seller, in, 5, 100); err != nil || now != 7 {
+		t.Fatalf("update: %d %v", now, err)
 	}
-	if err := s.UpdateBook(t.Context(), book, seller, in); err != nil {
-		t.Fatalf("unchanged update: %v", err)
+	if now, err := s.UpdateBook(t.Context(), book, seller, in, 7, 100); err != nil || now != 7 {
+		t.Fatalf("unchanged update: %d %v", now, err)
 	}
-	if err := s.UpdateBook(t.Context(), book, seller+1, in); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.UpdateBook(t.Context(), book, seller+1, in, 7, 100); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("other seller's update: %v", err)
 	}
 	b, _ := s.SellerBook(t.Context(), book, seller)
 	if b.Title != "T2" || b.Price != 250 || b.Stock != 7 || b.Cover != "c.png" {
 		t.Fatalf("after update: %+v", b)
+	}
+}
+
+// Fault 2 through the edit form: a seller who opened the form at stock 10
+// and saves it unchanged, or with a new price, must not put the units sold
+// meanwhile back on sale. Stock moves by what the seller changed.
+func TestUpdateBookKeepsUnitsSoldMeanwhile(t *testing.T) {
+	s, _ := newStore(t)
+	seller := user(t, s, "seller@example.com")
+	buyer := user(t, s, "buyer@example.com")
+	book, _ := s.CreateBook(t.Context(), seller, store.BookInput{Title: "T", Author: "A", Price: 100, Stock: 10})
+	if _, err := s.Buy(t.Context(), buyer, book, 4); err != nil { // after the form showed 10
+		t.Fatal(err)
+	}
+	in := store.BookInput{Title: "T", Author: "A", Price: 120, Stock: 10}
+	if now, err := s.UpdateBook(t.Context(), book, seller, in, 10, 100); err != nil || now != 6 {
+		t.Fatalf("price-only edit: stock %d %v, want 6", now, err)
+	}
+	in.Stock = 12 // "add 2 more" on a form that showed 10
+	if now, err := s.UpdateBook(t.Context(), book, seller, in, 10, 100); err != nil || now != 8 {
+		t.Fatalf("+2 edit: stock %d %v, want 8", now, err)
+	}
+	in.Stock = 1 // "down to 1" on a form that showed 10: -9 from 8 does not fit
+	_, err := s.UpdateBook(t.Context(), book, seller, in, 10, 100)
+	var changed *store.StockChangedError
+	if !errors.As(err, &changed) || changed.Now != 8 {
+		t.Fatalf("-9 from 8: %v, want StockChangedError{8}", err)
+	}
+	in.Stock = 200 // over the form's cap
+	if _, err := s.UpdateBook(t.Context(), book, seller, in, 8, 100); !errors.As(err, &changed) {
+		t.Fatalf("200 with cap 100: %v", err)
+	}
+	b, _ := s.SellerBook(t.Context(), book, seller)
+	if b.Stock != 8 || b.Price != 120 {
+		t.Fatalf("after refused edits: stock %d price %d, want 8 and 120", b.Stock, b.Price)
+	}
+
+	// Under load: 40 buys of 1 and 40 unchanged saves of a form that showed
+	// 100, racing. Every unit sold stays sold.
+	book2, _ := s.CreateBook(t.Context(), seller, store.BookInput{Title: "U", Author: "A", Price: 100, Stock: 100})
+	same := store.BookInput{Title: "U", Author: "A", Price: 100, Stock: 100}
+	var wg sync.WaitGroup
+	errs := make(chan error, 80)
+	for range 40 {
+		wg.Go(func() {
+			_, err := s.Buy(context.Background(), buyer, book2, 1)
+			errs <- err
+		})
+		wg.Go(func() {
+			_, err := s.UpdateBook(context.Background(), book2, seller, same, 100, 100_000)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	b2, _ := s.SellerBook(t.Context(), book2, seller)
+	if sold := count(t, s.DB, "SELECT SUM(quantity) FROM purchases WHERE book_id = ?", book2); b2.Stock+sold != 100 {
+		t.Fatalf("stock %d + sold %d = %d units, want 100", b2.Stock, sold, b2.Stock+sold)
 	}
 }

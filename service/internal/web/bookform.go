@@ -28,7 +28,7 @@ const (
 
 // bookFormFields are the text fields of the book forms; other parts are
 // skipped unread.
-var bookFormFields = map[string]bool{"title": true, "author": true, "description": true, "price": true, "stock": true}
+var bookFormFields = map[string]bool{"title": true, "author": true, "description": true, "price": true, "stock": true, "stock_shown": true}
 
 // bookFormBody is what readBookForm took from the body.
 type bookFormBody struct {

@@ -193,7 +193,7 @@ func (a *App) editBookForm(w http.ResponseWriter, r *http.Request) {
 	d := a.data(r)
 	d.Book = b
 	for k, v := range map[string]string{"title": b.Title, "author": b.Author, "description": b.Description,
-		"price": b.Price.String(), "stock": strconv.Itoa(b.Stock)} {
+		"price": b.Price.String(), "stock": strconv.Itoa(b.Stock), "stock_shown": strconv.Itoa(b.Stock)} {
 		d.Form.Set(k, v)
 	}
 	a.render(w, r, http.StatusOK, "book_form", d)
@@ -210,6 +210,14 @@ func (a *App) editBook(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// The stock the form showed: the edit moves stock by the difference, so
+	// units sold meanwhile are not put on sale again (see store.UpdateBook).
+	shown, err := strconv.Atoi(d.Form.Get("stock_shown"))
+	if err != nil || shown < 0 || shown > maxStock {
+		d.Form.fail("stock", "This form does not say which stock it showed; reload the page, then save again.")
+		a.render(w, r, http.StatusUnprocessableEntity, "book_form", d)
+		return
+	}
 	if up != nil {
 		name, err := a.saveCover(up)
 		if err != nil {
@@ -218,7 +226,18 @@ func (a *App) editBook(w http.ResponseWriter, r *http.Request) {
 		}
 		in.Cover = name
 	}
-	err := a.store.UpdateBook(r.Context(), b.ID, b.SellerID, in)
+	_, err = a.store.UpdateBook(r.Context(), b.ID, b.SellerID, in, shown, maxStock)
+	var changed *store.StockChangedError
+	if errors.As(err, &changed) {
+		a.removeCover(in.Cover)
+		now := strconv.Itoa(changed.Now)
+		d.Form.Set("stock", now)
+		d.Form.Set("stock_shown", now)
+		d.Form.fail("stock", "Units were sold or returned while you edited: the stock is now "+now+
+			", and your change no longer fits. The field shows the current stock; set it again and save.")
+		a.render(w, r, http.StatusConflict, "book_form", d)
+		return
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		a.removeCover(in.Cover)
 		a.notFound(w, r)

@@ -28,7 +28,7 @@ func TestCatalogIsNeverStaleAcrossInstances(t *testing.T) {
 	// Edits and archiving invalidate it too.
 	seller := e.client(1)
 	seller.logIn("seller@example.com")
-	r := seller.multipart(fmt.Sprintf("/book/edit_book/%d", book), map[string]string{"title": "Retitled", "author": "A", "price": "5", "stock": "7"}, "", nil)
+	r := seller.multipart(fmt.Sprintf("/book/edit_book/%d", book), map[string]string{"title": "Retitled", "author": "A", "price": "5", "stock": "7", "stock_shown": "20"}, "", nil)
 	if r.status != 303 {
 		t.Fatalf("edit: %d", r.status)
 	}

@@ -86,11 +86,12 @@ func TestEditBookShowsCurrentStock(t *testing.T) {
 	seller, sid := e.user(0, "sally@example.com")
 	id := e.book(sid, "Emma", bookIn(1250, 7))
 	r := seller.get(fmt.Sprintf("/book/edit_book/%d", id))
-	if r.status != 200 || !strings.Contains(r.body, `name="stock" type="number" value="7"`) || !strings.Contains(r.body, `value="12.50"`) {
+	if r.status != 200 || !strings.Contains(r.body, `name="stock" type="number" value="7"`) || !strings.Contains(r.body, `value="12.50"`) ||
+		!strings.Contains(r.body, `name="stock_shown" type="hidden" value="7"`) {
 		t.Fatalf("edit form: %d %s", r.status, snippet(r.body))
 	}
 	r = seller.multipart(fmt.Sprintf("/book/edit_book/%d", id), map[string]string{
-		"title": "Emma", "author": "Jane Austen", "price": "13", "stock": "9"}, "", nil)
+		"title": "Emma", "author": "Jane Austen", "price": "13", "stock": "9", "stock_shown": "7"}, "", nil)
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("edit: %d %s", r.status, snippet(r.body))
 	}
@@ -139,5 +140,47 @@ func TestLogout(t *testing.T) {
 	}
 	if r := c.get("/orders"); r.status != http.StatusSeeOther {
 		t.Fatalf("orders after logout: %d", r.status)
+	}
+}
+
+// Fault 2 through the edit form: units sold after the form was shown stay
+// sold when the seller saves it; a change that no longer fits is refused
+// with the current stock in the field; a form without stock_shown is
+// refused. Nothing is written by a refused save.
+func TestEditKeepsUnitsSoldSinceTheFormWasShown(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	seller, sid := e.user(0, "sally@example.com")
+	buyer, _ := e.user(0, "bob@example.com")
+	id := e.book(sid, "Emma", bookIn(1000, 10))
+	path := fmt.Sprintf("/book/edit_book/%d", id)
+	if r := seller.get(path); !strings.Contains(r.body, `name="stock_shown" type="hidden" value="10"`) {
+		t.Fatalf("edit form: %s", snippet(r.body))
+	}
+	buyer.buy(id, 4)
+	form := map[string]string{"title": "Emma", "author": "A", "price": "12", "stock": "10", "stock_shown": "10"}
+	if r := seller.multipart(path, form, "", nil); r.status != http.StatusSeeOther {
+		t.Fatalf("price-only save: %d %s", r.status, snippet(r.body))
+	}
+	if s := e.stock(id); s != 6 {
+		t.Fatalf("stock %d after a price-only save, want 6: the 4 sold went back on sale", s)
+	}
+
+	before := e.snapshot()
+	form["stock"] = "0" // -10 from a stock of 6
+	r := seller.multipart(path, form, "", nil)
+	if r.status != http.StatusConflict || !strings.Contains(r.body, "the stock is now 6") ||
+		!strings.Contains(r.body, `name="stock" type="number" value="6"`) || !strings.Contains(r.body, `name="stock_shown" type="hidden" value="6"`) {
+		t.Fatalf("-10 from 6: %d %s", r.status, snippet(r.body))
+	}
+	delete(form, "stock_shown")
+	if r := seller.multipart(path, form, "", nil); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "reload the page") {
+		t.Fatalf("no stock_shown: %d %s", r.status, snippet(r.body))
+	}
+	form["stock_shown"] = "-1"
+	if r := seller.multipart(path, form, "", nil); r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("stock_shown -1: %d", r.status)
+	}
+	if after := e.snapshot(); after != before {
+		t.Fatalf("a refused save wrote: %s -> %s", before, after)
 	}
 }
