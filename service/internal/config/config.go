@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bookstore-aws/bookstore/service/internal/dbconn"
+	"github.com/bookstore-aws/bookstore/service/internal/store"
 )
 
 // Defaults, from the README's "The contract between the parts".
@@ -59,7 +60,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		c.SharedDir = v
 	}
 	for _, e := range strings.Split(getenv("ADMIN_EMAILS"), ",") {
-		e = strings.ToLower(strings.TrimSpace(e))
+		e = store.NormalizeEmail(e)
 		if e == "" {
 			continue
 		}

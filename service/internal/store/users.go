@@ -4,10 +4,22 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
+
+	"golang.org/x/text/unicode/norm"
 )
 
-// User is a registered account. Email is stored lower-cased.
+// NormalizeEmail is the one spelling of an address the store keeps and
+// compares: trimmed, lower-cased, in Unicode NFC. The email column compares
+// bytes (utf8mb4_bin), not by a collation that would take "ádmin@" for
+// "admin@", so every caller (registration, login, its throttle, ADMIN_EMAILS)
+// must use this first.
+func NormalizeEmail(s string) string {
+	return norm.NFC.String(strings.ToLower(strings.TrimSpace(s)))
+}
+
+// User is a registered account. Email is stored as NormalizeEmail gives it.
 type User struct {
 	ID           int64
 	Name         string
@@ -35,7 +47,7 @@ func (s *Store) CreateUser(ctx context.Context, name, email string, passwordHash
 	return id, wrap("create user", err)
 }
 
-// UserByEmail returns the user with that (lower-cased) email, or ErrNotFound.
+// UserByEmail returns the user with that email (see NormalizeEmail), or ErrNotFound.
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 	return s.user(ctx, "SELECT id, name, email, password_hash, created_at FROM users WHERE email = ?", email)
 }

@@ -40,7 +40,7 @@ type Options struct {
 	// SharedDir is where covers are written (under covers/), shared by all
 	// instances (EFS in production).
 	SharedDir string
-	// AdminEmails may list users (/admin/users); compared lower-cased.
+	// AdminEmails may list users (/admin/users); compared as store.NormalizeEmail gives them.
 	AdminEmails []string
 	// BcryptCost defaults to bcrypt.DefaultCost (10).
 	BcryptCost int
@@ -99,7 +99,7 @@ func New(o Options) (*App, error) {
 	}
 	a := &App{opts: o, store: o.Store, log: o.Logger, admins: map[string]bool{}}
 	for _, e := range o.AdminEmails {
-		a.admins[strings.ToLower(strings.TrimSpace(e))] = true
+		a.admins[store.NormalizeEmail(e)] = true
 	}
 	if err := a.parseTemplates(); err != nil {
 		return nil, err

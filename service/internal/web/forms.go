@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bookstore-aws/bookstore/service/internal/money"
+	"github.com/bookstore-aws/bookstore/service/internal/store"
 )
 
 // Limits on form input. Lengths are in characters and match the columns in
@@ -150,9 +151,10 @@ func neededFormat(r rune) bool {
 }
 
 // email checks that field holds one plain address (name@domain) and
-// returns it lower-cased, since the store compares addresses as stored.
+// returns it as store.NormalizeEmail spells it, since the store compares
+// addresses byte for byte.
 func (f *form) email(field string) string {
-	v := f.text(field, true, maxEmail)
+	v := store.NormalizeEmail(f.text(field, true, maxEmail))
 	if _, bad := f.Errors[field]; bad {
 		return ""
 	}
@@ -170,7 +172,7 @@ func (f *form) email(field string) string {
 		f.fail(field, "Enter an email address like name@example.com.")
 		return ""
 	}
-	return strings.ToLower(v)
+	return v
 }
 
 // integer checks that field is a whole number in [min, max].

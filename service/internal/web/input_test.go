@@ -301,3 +301,47 @@ func TestSessionsAreSharedAcrossInstances(t *testing.T) {
 		t.Fatalf("orders on the other instance: %d", r.status)
 	}
 }
+
+// An address is one account only as spelled: "ádmin@" or a full-width "ａdmin@"
+// is neither the admin's account, nor a way around its login throttle, nor
+// a way to squat it. (The email column compared with utf8mb4_unicode_ci
+// took all of these for admin@example.com.) The same letters composed or
+// decomposed (NFC, NFD) are one address.
+func TestEmailsAreComparedAsSpelled(t *testing.T) {
+	e := newEnv(t, 1, func(o *web.Options) { o.LoginPerEmail = 5 })
+	admin, _ := e.user(0, "admin@example.com")
+	if r := admin.get("/admin/users"); r.status != http.StatusOK {
+		t.Fatalf("admin: %d", r.status)
+	}
+	lookalikes := []string{"ádmin@example.com", "ａdmin@example.com", "admin@éxample.com"}
+	for _, l := range lookalikes {
+		c := e.client(0)
+		if r := c.post("/login", url.Values{"email": {l}, "password": {"correct horse"}}); r.status != http.StatusUnauthorized {
+			t.Errorf("log in as %s with admin's password: %d, want 401", l, r.status)
+		}
+	}
+	// Throttle: 5 tries for admin@ spent (1 login above + 4 guesses); the
+	// look-alikes are other buckets, but they are also other accounts.
+	for range 4 {
+		admin.post("/login", url.Values{"email": {"admin@example.com"}, "password": {"guess"}})
+	}
+	if r := e.client(0).post("/login", url.Values{"email": {"ádmin@example.com"}, "password": {"correct horse"}}); r.status == http.StatusSeeOther {
+		t.Fatal("a look-alike address logged in to the admin's account past its throttle")
+	}
+	// Squatting: a look-alike registers as a new account; admin@ stays admin's.
+	c := e.client(0)
+	if r := c.post("/register", url.Values{"name": {"Squatter"}, "email": {"ádmin@example.com"}, "password": {"correct horse"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("register a look-alike: %d %s", r.status, snippet(r.body))
+	}
+	c.logIn("ádmin@example.com")
+	if r := c.get("/admin/users"); r.status != http.StatusForbidden {
+		t.Fatalf("look-alike on /admin/users: %d, want 403", r.status)
+	}
+	if n := e.count("SELECT COUNT(*) FROM users"); n != 2 {
+		t.Fatalf("%d users, want 2", n)
+	}
+	// NFD "é" (e + U+0301) is the NFC one: same account, refused as taken.
+	if r := e.client(0).post("/register", url.Values{"name": {"Again"}, "email": {"a\u0301dmin@example.com"}, "password": {"long enough"}}); r.status != http.StatusConflict {
+		t.Fatalf("register NFD spelling of a taken address: %d, want 409", r.status)
+	}
+}

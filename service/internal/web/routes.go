@@ -2,12 +2,13 @@ package web
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bookstore-aws/bookstore/service/internal/store"
 )
 
 // Request body caps: forms are small; book forms carry a cover.
@@ -94,7 +95,7 @@ func (a *App) loginLimits() []func(http.Handler) http.Handler {
 		}, onLimit),
 		httprate.LimitBy(o.LoginPerEmail, o.LoginWindow, func(r *http.Request) (string, error) {
 			r.ParseForm()
-			return "email:" + strings.ToLower(strings.TrimSpace(r.PostForm.Get("email"))), nil
+			return "email:" + store.NormalizeEmail(r.PostForm.Get("email")), nil
 		}, onLimit),
 	}
 }
