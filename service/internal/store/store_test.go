@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bookstore-aws/bookstore/service/internal/store"
 	"github.com/bookstore-aws/bookstore/service/internal/testdb"
@@ -356,5 +357,52 @@ func TestUpdateBookKeepsUnitsSoldMeanwhile(t *testing.T) {
 	b2, _ := s.SellerBook(t.Context(), book2, seller)
 	if sold := count(t, s.DB, "SELECT SUM(quantity) FROM purchases WHERE book_id = ?", book2); b2.Stock+sold != 100 {
 		t.Fatalf("stock %d + sold %d = %d units, want 100", b2.Stock, sold, b2.Stock+sold)
+	}
+}
+
+// A deleted session stays deleted: a request that loaded it before the
+// delete (logout in another tab) and commits after must not revive it.
+func TestDeletedSessionIsNotRevivedByALateCommit(t *testing.T) {
+	_, d := newStore(t)
+	ss := store.NewSessionStore(d.Open(t), d.Timeout, 0)
+	ctx := t.Context()
+	exp := time.Now().Add(time.Hour)
+	if err := ss.CommitCtx(ctx, "tokA", []byte("signed in"), exp); err != nil {
+		t.Fatal(err)
+	}
+	if b, ok, err := ss.FindCtx(ctx, "tokA"); err != nil || !ok || string(b) != "signed in" {
+		t.Fatalf("find: %q %v %v", b, ok, err)
+	}
+	if err := ss.CommitCtx(ctx, "tokA", []byte("updated"), exp); err != nil {
+		t.Fatal(err)
+	}
+	if b, _, _ := ss.FindCtx(ctx, "tokA"); string(b) != "updated" {
+		t.Fatalf("a live session's commit was dropped: %q", b)
+	}
+	if err := ss.DeleteCtx(ctx, "tokA"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.CommitCtx(ctx, "tokA", []byte("late"), exp); err != nil { // the in-flight request ends
+		t.Fatal(err)
+	}
+	if b, ok, err := ss.FindCtx(ctx, "tokA"); err != nil || ok {
+		t.Fatalf("deleted token found after a late commit: %q %v %v", b, ok, err)
+	}
+	if err := ss.Commit("tokA", []byte("late again"), exp); err != nil { // scs's context-free path
+		t.Fatal(err)
+	}
+	if _, ok, _ := ss.Find("tokA"); ok {
+		t.Fatal("the context-free Commit revived a deleted token")
+	}
+	// Deleting a token never committed (an anonymous one) also kills it.
+	if err := ss.DeleteCtx(ctx, "tokB"); err != nil {
+		t.Fatal(err)
+	}
+	ss.CommitCtx(ctx, "tokB", []byte("late"), exp)
+	if _, ok, _ := ss.FindCtx(ctx, "tokB"); ok {
+		t.Fatal("an uncommitted, deleted token came to life")
+	}
+	if err := ss.CommitCtx(ctx, "tokC", nil, exp); err == nil {
+		t.Fatal("empty data accepted: it would read as a tombstone")
 	}
 }

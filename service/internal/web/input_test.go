@@ -1,13 +1,16 @@
 package web_test
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"html"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bookstore-aws/bookstore/service/internal/web"
 )
@@ -343,5 +346,52 @@ func TestEmailsAreComparedAsSpelled(t *testing.T) {
 	// NFD "é" (e + U+0301) is the NFC one: same account, refused as taken.
 	if r := e.client(0).post("/register", url.Values{"name": {"Again"}, "email": {"a\u0301dmin@example.com"}, "password": {"long enough"}}); r.status != http.StatusConflict {
 		t.Fatalf("register NFD spelling of a taken address: %d, want 409", r.status)
+	}
+}
+
+// Logging out ends the session even while another request of it is still
+// running: that request's end must not bring the old token back (it did:
+// scs committed its data under the deleted token). Here a buy whose body is
+// still arriving spans the logout.
+func TestLogoutWinsOverARequestInFlight(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	_, sid := e.user(0, "seller@example.com")
+	buyer, _ := e.user(0, "buyer@example.com")
+	book := e.book(sid, "T", bookIn(100, 5))
+	u, _ := url.Parse(buyer.base)
+	var cookie string
+	for _, c := range buyer.c.Jar.Cookies(u) {
+		cookie += c.Name + "=" + c.Value + "; "
+	}
+
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := "quantity=1"
+	fmt.Fprintf(conn, "POST /buy/%d HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s",
+		book, u.Host, cookie, len(body), body[:5])
+	time.Sleep(100 * time.Millisecond)
+
+	if r := buyer.post("/logout", nil); r.status != http.StatusSeeOther {
+		t.Fatalf("logout: %d", r.status)
+	}
+	fmt.Fprint(conn, body[5:])
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the buy in flight: %d", res.StatusCode)
+	}
+
+	// The old cookie, as the late response just set it again.
+	old := e.client(0)
+	req, _ := http.NewRequest(http.MethodGet, old.base+"/orders", nil)
+	req.Header.Set("Cookie", cookie)
+	if r := old.do(req); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/login") {
+		t.Fatalf("/orders with the logged-out token: %d %s, want a redirect to /login", r.status, r.location)
 	}
 }
