@@ -135,6 +135,7 @@ func serve(cfg config.Config, logger *slog.Logger) (err error) {
 		return err
 	}
 	st := store.New(db)
+	go expireReservations(ctx, st, logger)
 	sessions := store.NewSessionStore(db, store.DefaultTimeout, 5*time.Minute)
 	defer sessions.StopCleanup()
 	app, err := web.New(web.Options{
@@ -167,6 +168,27 @@ func serve(cfg config.Config, logger *slog.Logger) (err error) {
 	case <-ctx.Done():
 	}
 	return drain(srv, app, cfg.DrainTimeout, stopSignal(ctx) == syscall.SIGTERM, logger)
+}
+
+// expireReservations gives back, once a minute until ctx ends, the units of
+// purchases left unpaid for store.ReservationTTL. Every instance runs it:
+// ExpirePending is safe to run on several at once.
+func expireReservations(ctx context.Context, st *store.Store, logger *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := st.ExpirePending(ctx, time.Now().Add(-store.ReservationTTL))
+		if err != nil && ctx.Err() == nil {
+			logger.Warn("expiring unpaid reservations", "error", err.Error(), "expired", n)
+		} else if n > 0 {
+			logger.Info("unpaid reservations expired; their units are back on sale", "purchases", n)
+		}
+	}
 }
 
 // signalError is the cause of the context watchSignals returns.

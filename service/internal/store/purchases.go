@@ -10,11 +10,18 @@ import (
 	"github.com/bookstore-aws/bookstore/service/internal/money"
 )
 
-// Purchase statuses.
+// Purchase statuses. A purchase is pending payment until paid, or until
+// ReservationTTL passes and ExpirePending gives its units back (expired).
 const (
 	StatusPendingPayment = "pending_payment"
 	StatusPaid           = "paid"
+	StatusExpired        = "expired"
 )
+
+// ReservationTTL is how long a purchase pending payment holds its units.
+// Without a limit, one account could buy every unit and never pay, and the
+// whole catalog would show "Out of stock" for good.
+const ReservationTTL = 30 * time.Minute
 
 // PaymentMethods are the methods the original offered, in its spelling.
 var PaymentMethods = []string{"Credit Card", "PayPal", "Bank Transfer"}
@@ -139,7 +146,7 @@ func (s *Store) Purchase(ctx context.Context, id, buyerID int64) (Purchase, erro
 // the purchase recorded. Paying is idempotent (fault 11): only the
 // transition from pending to paid inserts a payment, and payments has one
 // row per purchase at most (UNIQUE key). Errors: ErrNotFound,
-// ErrAlreadyPaid (nothing changed).
+// ErrAlreadyPaid or ErrExpired (nothing changed).
 func (s *Store) Pay(ctx context.Context, id, buyerID int64, method string) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
@@ -163,6 +170,9 @@ func (s *Store) Pay(ctx context.Context, id, buyerID int64, method string) error
 			if err != nil {
 				return err
 			}
+			if status == StatusExpired {
+				return ErrExpired
+			}
 			return ErrAlreadyPaid
 		}
 		_, err = tx.ExecContext(ctx,
@@ -173,6 +183,66 @@ func (s *Store) Pay(ctx context.Context, id, buyerID int64, method string) error
 		}
 		return err
 	}))
+}
+
+// ExpirePending ends every purchase still pending payment that was made
+// before cutoff: its status becomes expired and its units go back to the
+// book's stock, each purchase in its own transaction. The status change is
+// conditional, so a payment racing it, or another instance sweeping at the
+// same time, wins or loses whole: units are never returned twice, nor for a
+// paid purchase. It returns how many purchases it expired.
+func (s *Store) ExpirePending(ctx context.Context, cutoff time.Time) (int, error) {
+	type held struct {
+		id, book int64
+		qty      int
+	}
+	var due []held
+	err := func() error {
+		ctx, cancel := s.ctx(ctx)
+		defer cancel()
+		rows, err := s.DB.QueryContext(ctx,
+			"SELECT id, book_id, quantity FROM purchases WHERE status = ? AND created_at < ? ORDER BY id LIMIT 1000",
+			StatusPendingPayment, cutoff.UTC().Truncate(time.Second))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var h held
+			if err := rows.Scan(&h.id, &h.book, &h.qty); err != nil {
+				return err
+			}
+			due = append(due, h)
+		}
+		return rows.Err()
+	}()
+	if err != nil {
+		return 0, wrap("expire pending", err)
+	}
+	n := 0
+	for _, h := range due {
+		ctx, cancel := s.ctx(ctx)
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, "UPDATE purchases SET status = ? WHERE id = ? AND status = ?",
+				StatusExpired, h.id, StatusPendingPayment)
+			if err != nil {
+				return err
+			}
+			if changed, err := res.RowsAffected(); err != nil || changed == 0 {
+				return err // paid, or expired by another instance, meanwhile
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE books SET stock = stock + ? WHERE id = ?", h.qty, h.book); err != nil {
+				return err
+			}
+			n++
+			return bumpCatalog(ctx, tx)
+		})
+		cancel()
+		if err != nil {
+			return n, wrap("expire pending", err)
+		}
+	}
+	return n, nil
 }
 
 // Providers lists the delivery providers by id.

@@ -23,6 +23,7 @@ var (
 	ErrAlreadyPaid    = errors.New("store: purchase already paid")
 	ErrNotPaid        = errors.New("store: purchase not paid yet")
 	ErrDeliveryChosen = errors.New("store: delivery already chosen")
+	ErrExpired        = errors.New("store: reservation expired")
 	// ErrUnavailable wraps every failure to reach or use the database
 	// (timeouts, refused or broken connections); the web layer answers 503.
 	ErrUnavailable = errors.New("store: database unavailable")
@@ -68,7 +69,7 @@ func wrap(op string, err error) error {
 	}
 	var changed *StockChangedError
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrDuplicateEmail) || errors.Is(err, ErrOutOfStock) ||
-		errors.Is(err, ErrAlreadyPaid) || errors.Is(err, ErrNotPaid) || errors.Is(err, ErrDeliveryChosen) ||
+		errors.Is(err, ErrAlreadyPaid) || errors.Is(err, ErrNotPaid) || errors.Is(err, ErrDeliveryChosen) || errors.Is(err, ErrExpired) ||
 		errors.As(err, &changed) {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -404,5 +405,73 @@ func TestDeletedSessionIsNotRevivedByALateCommit(t *testing.T) {
 	}
 	if err := ss.CommitCtx(ctx, "tokC", nil, exp); err == nil {
 		t.Fatal("empty data accepted: it would read as a tombstone")
+	}
+}
+
+// Unpaid purchases give their units back after ReservationTTL, exactly once,
+// even with a payment and two instances' sweeps racing; a paid purchase
+// keeps its units; an expired one can't be paid.
+func TestExpirePendingReturnsUnitsOnce(t *testing.T) {
+	s, d := newStore(t)
+	seller := user(t, s, "seller@example.com")
+	buyer := user(t, s, "buyer@example.com")
+	book, _ := s.CreateBook(t.Context(), seller, store.BookInput{Title: "T", Author: "A", Price: 100, Stock: 100})
+	paid, _ := s.Buy(t.Context(), buyer, book, 5)
+	if err := s.Pay(t.Context(), paid, buyer, "PayPal"); err != nil {
+		t.Fatal(err)
+	}
+	var pending []int64
+	for range 20 {
+		id, err := s.Buy(t.Context(), buyer, book, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending = append(pending, id)
+	}
+	if n, err := s.ExpirePending(t.Context(), time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("nothing is an hour old yet: expired %d %v", n, err)
+	}
+
+	// Two instances sweep while the buyer pays for the first 10.
+	pools := []*store.Store{store.New(d.Open(t)), store.New(d.Open(t))}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	expired, payErrs := 0, map[string]int{}
+	for _, p := range pools {
+		p.Timeout = d.Timeout
+		wg.Go(func() {
+			n, err := p.ExpirePending(context.Background(), time.Now().Add(time.Minute))
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			expired += n
+			mu.Unlock()
+		})
+	}
+	for _, id := range pending[:10] {
+		wg.Go(func() {
+			err := s.Pay(context.Background(), id, buyer, "PayPal")
+			mu.Lock()
+			payErrs[fmt.Sprint(err)]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+
+	paidNow := count(t, s.DB, "SELECT COUNT(*) FROM purchases WHERE book_id = ? AND status = 'paid'", book) - 1
+	gone := count(t, s.DB, "SELECT COUNT(*) FROM purchases WHERE book_id = ? AND status = 'expired'", book)
+	b, _ := s.BookByID(t.Context(), book)
+	if paidNow+gone != 20 || expired != gone || paidNow != payErrs["<nil>"] || payErrs["<nil>"]+payErrs[store.ErrExpired.Error()] != 10 {
+		t.Fatalf("paid %d, expired %d (sweeps said %d), payments %v: want every pending purchase paid or expired once", paidNow, gone, expired, payErrs)
+	}
+	if want := 100 - 5 - 2*paidNow; b.Stock != want {
+		t.Fatalf("stock %d, want %d: 5 paid before, %d paid during the sweep, the rest back", b.Stock, want, paidNow)
+	}
+	if err := s.Pay(t.Context(), pending[19], buyer, "PayPal"); !errors.Is(err, store.ErrExpired) {
+		t.Fatalf("paying an expired purchase: %v, want ErrExpired", err)
+	}
+	if n, _ := s.ExpirePending(t.Context(), time.Now().Add(time.Minute)); n != 0 {
+		t.Fatalf("a second sweep expired %d", n)
 	}
 }

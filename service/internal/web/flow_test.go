@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The whole flow over HTTP: register and log in, add a book with a cover, a
@@ -48,7 +49,7 @@ func TestFullFlow(t *testing.T) {
 	fmt.Sscan(m[1], &bookID)
 	pid := buyer.buy(bookID, 2)
 	pay := buyer.get(fmt.Sprintf("/payment/%d", pid))
-	if pay.status != 200 || !strings.Contains(pay.body, "39.98") || !strings.Contains(pay.body, "Reserved.") {
+	if pay.status != 200 || !strings.Contains(pay.body, "39.98") || !strings.Contains(pay.body, "Reserved for 30 minutes.") {
 		t.Fatalf("payment page: %d %s", pay.status, snippet(pay.body))
 	}
 	r = buyer.post(fmt.Sprintf("/payment/%d", pid), url.Values{"method": {"PayPal"}})
@@ -182,5 +183,44 @@ func TestEditKeepsUnitsSoldSinceTheFormWasShown(t *testing.T) {
 	}
 	if after := e.snapshot(); after != before {
 		t.Fatalf("a refused save wrote: %s -> %s", before, after)
+	}
+}
+
+// A reservation left unpaid past store.ReservationTTL gives its units back;
+// its pages then say so (409) instead of taking a payment or looping
+// between payment and delivery.
+func TestExpiredReservation(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	_, sid := e.user(0, "sally@example.com")
+	buyer, _ := e.user(0, "bob@example.com")
+	id := e.book(sid, "Emma", bookIn(1000, 3))
+	p := buyer.buy(id, 3)
+	if s := e.stock(id); s != 0 {
+		t.Fatalf("stock %d after reserving all 3", s)
+	}
+	if n, err := e.store.ExpirePending(t.Context(), time.Now().Add(time.Minute)); err != nil || n != 1 {
+		t.Fatalf("expire: %d %v", n, err)
+	}
+	if s := e.stock(id); s != 3 {
+		t.Fatalf("stock %d after the reservation expired, want 3", s)
+	}
+	if cat := buyer.get("/book/catalog"); !strings.Contains(cat.body, ">3 in stock<") {
+		t.Fatalf("catalog after expiry: %s", snippet(cat.body))
+	}
+	before := e.snapshot()
+	for _, r := range []resp{
+		buyer.get(fmt.Sprintf("/payment/%d", p)),
+		buyer.post(fmt.Sprintf("/payment/%d", p), url.Values{"method": {"PayPal"}}),
+		buyer.get(fmt.Sprintf("/delivery/%d", p)),
+	} {
+		if r.status != http.StatusConflict || !strings.Contains(r.body, "This reservation expired") {
+			t.Errorf("expired purchase page: %d %s", r.status, snippet(r.body))
+		}
+	}
+	if after := e.snapshot(); after != before {
+		t.Fatalf("a page of an expired purchase wrote: %s -> %s", before, after)
+	}
+	if o := buyer.get("/orders"); !strings.Contains(o.body, "Expired unpaid") || strings.Contains(o.body, fmt.Sprintf(`href="/payment/%d"`, p)) {
+		t.Fatalf("orders: %s", snippet(o.body))
 	}
 }

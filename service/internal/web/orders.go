@@ -47,7 +47,7 @@ func (a *App) buy(w http.ResponseWriter, r *http.Request) {
 	}
 	a.metrics.purchases.Inc()
 	a.metrics.units.Add(float64(qty))
-	a.redirect(w, r, "/payment/"+strconv.FormatInt(id, 10), "Reserved. Please pay to complete your purchase.")
+	a.redirect(w, r, "/payment/"+strconv.FormatInt(id, 10), fmt.Sprintf("Reserved for %d minutes. Please pay to complete your purchase.", int(store.ReservationTTL.Minutes())))
 }
 
 // catalogWithError re-renders the catalog (where the buy forms are) with msg.
@@ -87,6 +87,10 @@ func (a *App) paymentForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if p.Status == store.StatusExpired {
+		a.expired(w, r)
+		return
+	}
 	if p.Status != store.StatusPendingPayment {
 		a.redirect(w, r, "/delivery/"+strconv.FormatInt(p.ID, 10), "This purchase is already paid.")
 		return
@@ -120,6 +124,8 @@ func (a *App) pay(w http.ResponseWriter, r *http.Request) {
 	switch err := a.store.Pay(r.Context(), p.ID, p.BuyerID, method); {
 	case errors.Is(err, store.ErrAlreadyPaid):
 		a.redirect(w, r, next, "This purchase was already paid; nothing more was charged.")
+	case errors.Is(err, store.ErrExpired):
+		a.expired(w, r)
 	case errors.Is(err, store.ErrNotFound):
 		a.notFound(w, r)
 	case err != nil:
@@ -137,7 +143,19 @@ func (a *App) deliveryForm(w http.ResponseWriter, r *http.Request) {
 	a.showDelivery(w, r, p, newForm(nil), http.StatusOK)
 }
 
+// expired answers for a purchase whose reservation ran out unpaid: 409,
+// nothing charged, and the way back to the catalog.
+func (a *App) expired(w http.ResponseWriter, r *http.Request) {
+	a.errorPage(w, r, http.StatusConflict, fmt.Sprintf(
+		"This reservation expired: it was not paid within %d minutes, so its units went back on sale and nothing was charged. You can buy the book again from the catalog.",
+		int(store.ReservationTTL.Minutes())))
+}
+
 func (a *App) showDelivery(w http.ResponseWriter, r *http.Request, p store.Purchase, f *form, status int) {
+	if p.Status == store.StatusExpired {
+		a.expired(w, r)
+		return
+	}
 	if p.Status != store.StatusPaid {
 		a.redirect(w, r, "/payment/"+strconv.FormatInt(p.ID, 10), "Please pay before choosing a delivery.")
 		return

@@ -1,0 +1,1 @@
+CREATE INDEX purchases_status_created ON purchases (status, created_at)
