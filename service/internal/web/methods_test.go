@@ -87,3 +87,58 @@ func TestNoDirectoryListings(t *testing.T) {
 		t.Errorf("style.css: %d %q", r.status, r.header.Get("Cache-Control"))
 	}
 }
+
+// A 405 names the methods the path does answer (Allow, RFC 9110 section
+// 15.5.6); any method on a path nothing answers is a 404, like GET there.
+func TestMethodNotAllowedSaysWhatIs(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	c := e.client(0)
+	for _, tc := range []struct{ method, path, allow string }{
+		{http.MethodOptions, "/login", "GET, HEAD, POST"},
+		{http.MethodDelete, "/book/catalog", "GET, HEAD"},
+		{"BREW", "/", "GET, HEAD"},
+		{http.MethodGet, "/buy/1", "POST"},
+		{http.MethodPut, "/payment/7", "GET, HEAD, POST"},
+	} {
+		r := c.request(tc.method, tc.path)
+		if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != tc.allow {
+			t.Errorf("%s %s: %d, Allow %q; want 405 with %q", tc.method, tc.path, r.status, r.header.Get("Allow"), tc.allow)
+		}
+	}
+	for _, m := range []string{http.MethodGet, http.MethodPost, "BREW"} {
+		if r := c.request(m, "/no/such/page"); r.status != http.StatusNotFound || r.header.Get("Allow") != "" {
+			t.Errorf("%s /no/such/page: %d, Allow %q; want 404", m, r.status, r.header.Get("Allow"))
+		}
+	}
+}
+
+// HEAD changes nothing GET would: the flash message a page shows once is
+// still there for the GET after a HEAD of it.
+func TestHeadLeavesTheFlashForGet(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	c, _ := e.user(0, "reader@example.com") // the login leaves "Welcome back, …"
+	if r := c.request(http.MethodHead, "/book/catalog"); r.status != http.StatusOK {
+		t.Fatalf("HEAD: %d", r.status)
+	}
+	if r := c.get("/book/catalog"); !strings.Contains(r.body, "Welcome back") {
+		t.Fatalf("the flash was spent by HEAD: %s", snippet(r.body))
+	}
+	if r := c.get("/book/catalog"); strings.Contains(r.body, "Welcome back") {
+		t.Fatal("the flash shows twice: the check above can't fail")
+	}
+}
+
+// Pages of a signed-in user are never stored (Back after logout must not
+// show them); an anonymous catalog may be.
+func TestSignedInPagesAreNotStored(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	c, _ := e.user(0, "reader@example.com")
+	for _, p := range []string{"/", "/book/catalog", "/login", "/orders", "/book/my_books"} {
+		if r := c.get(p); r.header.Get("Cache-Control") != "no-store" {
+			t.Errorf("signed in, %s: Cache-Control %q, want no-store", p, r.header.Values("Cache-Control"))
+		}
+	}
+	if r := e.client(0).get("/book/catalog"); strings.Contains(r.header.Get("Cache-Control"), "no-store") {
+		t.Errorf("anonymous catalog: Cache-Control %q", r.header.Get("Cache-Control"))
+	}
+}

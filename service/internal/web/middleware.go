@@ -143,17 +143,36 @@ func clientIP(r *http.Request) string {
 
 // loadSession loads and saves the session with the manager whose cookie
 // matches the request's scheme, then puts the signed-in user in the context.
+// A signed-in user's pages are never stored by the browser (no-store), so
+// Back after logout can't show them. A HEAD request loads the session but
+// never saves it: what GET would change (the flash message it shows and
+// removes) must stay for the GET that follows (RFC 9110, section 9.3.2).
 func (a *App) loadSession(next http.Handler) http.Handler {
 	withUser := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sm := a.sessions(r)
 		if id := sm.GetInt64(r.Context(), "userID"); id != 0 {
 			u := &sessionUser{ID: id, Name: sm.GetString(r.Context(), "userName"), Email: sm.GetString(r.Context(), "userEmail")}
 			r = r.WithContext(context.WithValue(r.Context(), userKey, u))
+			w.Header().Add("Cache-Control", "no-store")
 		}
 		next.ServeHTTP(w, r)
 	})
 	plain, secure := a.plain.LoadAndSave(withUser), a.secure.LoadAndSave(withUser)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			sm := a.sessions(r)
+			token := ""
+			if c, err := r.Cookie(sm.Cookie.Name); err == nil {
+				token = c.Value
+			}
+			ctx, err := sm.Load(r.Context(), token)
+			if err != nil {
+				a.sessionError(w, r, err)
+				return
+			}
+			withUser.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
 		if isHTTPS(r) {
 			secure.ServeHTTP(w, r)
 			return
@@ -169,7 +188,6 @@ func (a *App) requireLogin(next http.Handler) http.Handler {
 			a.redirect(w, r, "/login", "Please log in first.")
 			return
 		}
-		w.Header().Add("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -19,9 +20,7 @@ const maxFormBytes = 64 << 10
 func (a *App) Routes() http.Handler {
 	r := chi.NewRouter()
 	r.NotFound(a.notFound)
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		a.errorPage(w, r, http.StatusMethodNotAllowed, "That method is not allowed here.")
-	})
+	r.MethodNotAllowed(a.methodNotAllowed(r))
 	// Outermost first: answer HEAD wherever GET is answered (uptime
 	// checkers use HEAD; net/http drops the body), name the request, log
 	// and measure it, survive a panic, set security headers.
@@ -82,6 +81,33 @@ func (a *App) csrf() *http.CrossOriginProtection {
 		a.errorPage(w, r, http.StatusForbidden, "This form was sent from another site, so it was refused.")
 	}))
 	return c
+}
+
+// methodNotAllowed answers a method routes has no handler for on a path it
+// knows: 405 with the Allow header RFC 9110 (section 15.5.6) requires,
+// listing the methods that path answers (HEAD wherever GET). On a path
+// that answers no method at all it is a 404, as for any other method.
+func (a *App) methodNotAllowed(routes chi.Routes) http.HandlerFunc {
+	methods := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions}
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range methods {
+			probe := m
+			if m == http.MethodHead {
+				probe = http.MethodGet // middleware.GetHead
+			}
+			if routes.Match(chi.NewRouteContext(), probe, r.URL.Path) {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			a.notFound(w, r)
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		a.errorPage(w, r, http.StatusMethodNotAllowed, "That method is not allowed here.")
+	}
 }
 
 // loginLimits throttle POST /login per client IP and per email, in this
