@@ -125,7 +125,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	}
 
 	svc := host.Service{
-		ImageRef: img.Ref, RepositoryArn: img.RepositoryArn, DBHost: db.Address, DBSecretArn: db.SecretArn,
+		ImageRef: img.Ref, RepositoryURL: img.RepositoryURL, RepositoryArn: img.RepositoryArn, DBHost: db.Address, DBSecretArn: db.SecretArn,
 		FileSystemID: files.FileSystemID, FileSystemArn: files.FileSystemArn,
 		AccessPointID: files.AccessPointID, AccessPointArn: files.AccessPointArn,
 		Region: region.Name, DBPort: db.Port, DBName: db.Name, AdminEmails: cfg.AdminEmails, LogLevel: logLevel,

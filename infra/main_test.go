@@ -1063,12 +1063,15 @@ func TestSwarmManager(t *testing.T) {
 		t.Error("the join token's value is not in ignoreChanges: a deploy would reset the manager's token")
 	}
 
+	image := checkImageParameter(t, s)
+
 	st := checkBaseGrants(t, s, "bookstore-swarm-manager", "bookstore-swarm")
 	if get(st["ssm:PutParameter"], "Resource") != param.out("arn") {
 		t.Errorf("manager PutParameter grant %v", st["ssm:PutParameter"])
 	}
-	if _, ok := st["ssm:GetParameter"]; ok {
-		t.Error("the manager may read the token; only workers need to")
+	// Only the image parameter: the token is for workers to read.
+	if got := resources(t, s, "bookstore-swarm-manager", "ssm:GetParameter"); !reflect.DeepEqual(got, []string{image.out("arn")}) {
+		t.Errorf("manager GetParameter on %v, want only the image parameter %s", got, image.out("arn"))
 	}
 	if get(st["secretsmanager:GetSecretValue"], "Resource") != s.outputs["dbSecretArn"] {
 		t.Error("the manager cannot read the DB secret its tasks need")
@@ -1093,10 +1096,13 @@ func TestSwarmManager(t *testing.T) {
 		}
 	}
 	ud := m.in("userData").(string)
-	mustContain(t, "manager user data", ud, "#cloud-config", s.outputs["imageRef"].(string), param.out("name"),
+	mustContain(t, "manager user data", ud, "#cloud-config", param.out("name"),
 		s.outputs["dbSecretArn"].(string), s.outputs["efsId"].(string), s.one(t, tLogGroup, "bookstore-swarm").out("name"))
+	noDigest(t, "manager user data", ud, s)
 	// The renderer's parameter file (infra/userdata) carries the replicas.
 	mustContain(t, "manager user data", ud, "REPLICAS='5'", "JOIN_TOKEN_PARAMETER='"+param.out("name")+"'",
+		"IMAGE_PARAMETER='"+image.out("name")+"'", "IMAGE_REPOSITORY='"+s.one(t, tRepo, "bookstore").out("repositoryUrl")+"'",
+		"bookstore-rollout.timer", "/opt/bookstore/bin/swarm-rollout.sh",
 		"docker swarm init", "--with-registry-auth", "published=5000,target=5000",
 		rdsCAURL, "DB_TLS_CA_FILE=/etc/bookstore/rds-ca.pem", "target=/etc/bookstore/rds-ca.pem,readonly")
 
@@ -1118,14 +1124,97 @@ func TestSwarmManager(t *testing.T) {
 	}
 }
 
+// checkImageParameter checks the parameter the swarm's hosts read their image
+// from: a plain String holding the pushed digest, and returns it.
+func checkImageParameter(t *testing.T, s *stack) *rec {
+	t.Helper()
+	p := s.one(t, tParam, "bookstore-swarm-image")
+	p.want(t, "type", "String")
+	p.want(t, "tier", "Standard")
+	if _, ok := p.Inputs["value"]; ok || p.SecretInputs["insecureValue"] {
+		t.Error("the image parameter's value is a secret; it is a public image reference, and previews should show it")
+	}
+	if v := p.in("insecureValue"); v != s.outputs["imageRef"] || !strings.Contains(fmt.Sprint(v), "@sha256:") {
+		t.Errorf("image parameter value %v, want the imageRef output %v", v, s.outputs["imageRef"])
+	}
+	if p.ignores("value") {
+		t.Error("the image parameter ignores value changes: deploys would never roll the swarm")
+	}
+	return p
+}
+
+// resources lists every Resource a role's inline policy grants action on.
+func resources(t *testing.T, s *stack, role, action string) []string {
+	t.Helper()
+	var out []string
+	for _, st := range inlinePolicy(t, s, role)["Statement"].([]any) {
+		if slices.Contains(strs(get(st, "Action")), action) {
+			out = append(out, fmt.Sprint(get(st, "Resource")))
+		}
+	}
+	return out
+}
+
+// noDigest: the document pins no image, so a new one does not change it.
+func noDigest(t *testing.T, what, doc string, s *stack) {
+	t.Helper()
+	if ref := s.outputs["imageRef"].(string); strings.Contains(doc, ref) || regexp.MustCompile(`sha256:[0-9a-f]{64}`).MatchString(doc) {
+		t.Errorf("%s holds an image digest: every deploy would replace the host", what)
+	}
+}
+
+// The point of the image parameter: a deploy that only pushes a new image
+// changes the parameter and the fleet, never a swarm host's user data, so it
+// replaces neither the manager nor the workers.
+func TestSwarmUserDataIgnoresTheImage(t *testing.T) {
+	cfg := map[string]string{"swarmWorkers": "1"}
+	a := mustRun(t, cfg)
+	b := mustRun(t, cfg, func(m *mocks) { m.imageSeed = "the next build" })
+	if a.outputs["imageRef"] == b.outputs["imageRef"] {
+		t.Fatal("the tweak did not change the image digest")
+	}
+	if userData(t, a.one(t, tLT, "bookstore-fleet")) == userData(t, b.one(t, tLT, "bookstore-fleet")) {
+		t.Error("the fleet's user data ignores the image: the comparison below proves nothing")
+	}
+	for _, s := range []*stack{a, b} {
+		if v := s.one(t, tParam, "bookstore-swarm-image").in("insecureValue"); v != s.outputs["imageRef"] {
+			t.Errorf("image parameter %v, want %v", v, s.outputs["imageRef"])
+		}
+	}
+	if a.one(t, tInstance, "bookstore-swarm-manager").in("userData") != b.one(t, tInstance, "bookstore-swarm-manager").in("userData") {
+		t.Error("a new image changes the manager's user data, which replaces it (userDataReplaceOnChange)")
+	}
+	if userData(t, a.one(t, tLT, "bookstore-swarm-worker")) != userData(t, b.one(t, tLT, "bookstore-swarm-worker")) {
+		t.Error("a new image changes the workers' user data, which refreshes them")
+	}
+
+	// In the preview of such a deploy the new digest is unknown; the swarm's
+	// user data must not be, or the preview would show the manager replaced.
+	pre, err := runStack(t, cfg, func(m *mocks) { m.preview, m.previewOnly = true, tImage })
+	if err != nil {
+		t.Fatalf("preview: %v", err)
+	}
+	if got, known := pre.one(t, tLT, "bookstore-fleet").in("userData").(string); known && got != "<computed>" {
+		t.Errorf("fleet user data in the preview is %.40v, want unknown: the mock did not hide the digest", got)
+	}
+	if got := pre.one(t, tInstance, "bookstore-swarm-manager").in("userData"); got != a.one(t, tInstance, "bookstore-swarm-manager").in("userData") {
+		t.Errorf("manager user data in the preview is %.40v, want the same known document", got)
+	}
+	if got := pre.one(t, tLT, "bookstore-swarm-worker").in("userData"); got != a.one(t, tLT, "bookstore-swarm-worker").in("userData") {
+		t.Errorf("worker user data in the preview is %.40v, want the same known document", got)
+	}
+}
+
 func TestSwarmWorkers(t *testing.T) {
 	s := mustRun(t, map[string]string{"swarmWorkers": "2", "swarmReplicas": "7"})
 	param := s.one(t, tParam, "bookstore-swarm-join-token")
 	m := s.one(t, tInstance, "bookstore-swarm-manager")
 
+	image := checkImageParameter(t, s)
+
 	st := checkBaseGrants(t, s, "bookstore-swarm-worker", "bookstore-swarm")
-	if get(st["ssm:GetParameter"], "Resource") != param.out("arn") {
-		t.Errorf("worker GetParameter grant %v", st["ssm:GetParameter"])
+	if got, want := resources(t, s, "bookstore-swarm-worker", "ssm:GetParameter"), []string{param.out("arn"), image.out("arn")}; !sameSet(got, want) {
+		t.Errorf("worker GetParameter on %v, want exactly %v", got, want)
 	}
 	if _, ok := st["ssm:PutParameter"]; ok {
 		t.Error("workers may write the token")
@@ -1136,8 +1225,9 @@ func TestSwarmWorkers(t *testing.T) {
 	lt.want(t, "blockDeviceMappings.0.ebs.encrypted", "true")
 	lt.want(t, "iamInstanceProfile.arn", s.one(t, tProfile, "bookstore-swarm-worker").out("arn"))
 	lt.want(t, "vpcSecurityGroupIds.0", s.one(t, tSG, "bookstore-swarm").ID)
+	noDigest(t, "worker user data", userData(t, lt), s)
 	mustContain(t, "worker user data", userData(t, lt), "#cloud-config", m.out("privateIp"), param.out("name"),
-		s.outputs["imageRef"].(string), s.outputs["efsId"].(string),
+		"IMAGE_PARAMETER='"+image.out("name")+"'", s.outputs["efsId"].(string),
 		// Tasks on a worker bind the bundle from the worker's own disk.
 		rdsCAURL, `install_rds_ca "${RDS_CA_URL}" "${BOOKSTORE_DIR}/rds-ca.pem"`)
 

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"sync"
 	"testing"
@@ -51,9 +52,10 @@ type mocks struct {
 	recs    []*rec
 	byURN   map[string]*rec
 	invokes []string
-	counter int
 
 	preview          bool     // answer like a preview: no ids, no computed outputs
+	previewOnly      string   // with preview: only resources of this type are unknown, the rest known as if from state
+	imageSeed        string   // varies the pushed image's digest, as a new build would
 	sharedValidation bool     // ACM returns one record for apex and www
 	zoneName         string   // the zone the getZone invoke finds
 	azs              []string // what getAvailabilityZones returns
@@ -63,7 +65,14 @@ func newMocks() *mocks {
 	return &mocks{byURN: map[string]*rec{}, zoneName: "example.com.", azs: mockAZs}
 }
 
-func (m *mocks) next() int { m.counter++; return m.counter }
+// seq numbers a resource by its type and name, not by when it registered:
+// the order varies from run to run, and two runs of the program must get the
+// same ids and names (TestSwarmUserDataIgnoresTheImage compares them).
+func seq(typ, name string) int {
+	h := fnv.New32a()
+	h.Write([]byte(typ + "::" + name))
+	return int(h.Sum32())
+}
 
 func hexID(n, width int) string {
 	sum := sha256.Sum256([]byte(fmt.Sprint(n)))
@@ -73,7 +82,7 @@ func hexID(n, width int) string {
 func (m *mocks) NewResource(a pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n := m.next()
+	n := seq(a.TypeToken, a.Name)
 	in := a.Inputs
 	out := in.Copy()
 	set := func(k string, v any) { out[resource.PropertyKey(k)] = resource.NewPropertyValue(v) }
@@ -145,7 +154,8 @@ func (m *mocks) NewResource(a pulumi.MockResourceArgs) (string, resource.Propert
 		set("arn", arn("ecr", "repository/"+autoName))
 	case "docker:index/image:Image":
 		repo, _, _ := strings.Cut(str("imageName"), ":")
-		set("repoDigest", repo+"@sha256:"+hexID(n, 64))
+		sum := sha256.Sum256([]byte(fmt.Sprint(n) + m.imageSeed))
+		set("repoDigest", repo+"@sha256:"+hex.EncodeToString(sum[:]))
 	case "aws:lb/loadBalancer:LoadBalancer":
 		name := autoName
 		set("name", name)
@@ -207,7 +217,7 @@ func (m *mocks) NewResource(a pulumi.MockResourceArgs) (string, resource.Propert
 		set("name", autoName)
 	}
 
-	if m.preview && a.Custom {
+	if m.preview && a.Custom && (m.previewOnly == "" || m.previewOnly == a.TypeToken) {
 		// The engine knows nothing a provider computes until it creates the resource.
 		id, out = "", in.Copy()
 	}

@@ -26,7 +26,8 @@ const (
 // below the hosts (the README's contract, "the service's side").
 type Service struct {
 	ImageRef       pulumi.StringOutput // repo@sha256:...
-	RepositoryArn  pulumi.StringOutput // the ECR repository ImageRef is in
+	RepositoryURL  pulumi.StringOutput // the ECR repository ImageRef is in, "<registry>/<name>"
+	RepositoryArn  pulumi.StringOutput
 	DBHost         pulumi.StringOutput // RDS address, no port
 	DBSecretArn    pulumi.StringOutput
 	FileSystemID   pulumi.StringOutput
@@ -41,12 +42,29 @@ type Service struct {
 	LogLevel    string // debug, info, warn, error
 }
 
+// RenderFunc renders a host's user data from the resolved service, file
+// system and extra values (in the order they were passed).
+type RenderFunc func(svc userdata.Service, efs userdata.EFS, extra []string) (string, error)
+
 // Render resolves the service's inputs, the host's log group and any extra string
 // outputs, then calls render. The result is the user data as render returns it.
-func (s Service) Render(logGroup pulumi.StringInput, extra []pulumi.StringInput,
-	render func(svc userdata.Service, efs userdata.EFS, extra []string) (string, error),
-) pulumi.StringOutput {
-	in := []any{s.ImageRef, s.DBHost, s.DBSecretArn, s.FileSystemID, s.AccessPointID, logGroup}
+func (s Service) Render(logGroup pulumi.StringInput, extra []pulumi.StringInput, render RenderFunc) pulumi.StringOutput {
+	return s.render(true, logGroup, extra, render)
+}
+
+// RenderWithoutImage is Render with svc.ImageRef left empty. It never waits
+// on ImageRef, so its result stays known in a preview that builds a new
+// image, and a new image cannot change it.
+func (s Service) RenderWithoutImage(logGroup pulumi.StringInput, extra []pulumi.StringInput, render RenderFunc) pulumi.StringOutput {
+	return s.render(false, logGroup, extra, render)
+}
+
+func (s Service) render(withImage bool, logGroup pulumi.StringInput, extra []pulumi.StringInput, render RenderFunc) pulumi.StringOutput {
+	image := pulumi.String("").ToStringOutput()
+	if withImage {
+		image = s.ImageRef
+	}
+	in := []any{image, s.DBHost, s.DBSecretArn, s.FileSystemID, s.AccessPointID, logGroup}
 	for _, e := range extra {
 		in = append(in, e)
 	}

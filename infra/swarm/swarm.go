@@ -4,8 +4,14 @@
 // target group, plus optional workers in their own Auto Scaling group that join
 // with a token the manager leaves in SSM Parameter Store.
 //
+// The image to run is the value of another SSM parameter, rewritten on every
+// deploy. No host's user data holds it, so a new image replaces no instance:
+// a timer on the manager rolls the service to each new value, and a worker
+// pulls the current one at boot.
+//
 // Manager and workers each get their own role (infra/hostrole): the manager may
-// only write the join token parameter, workers may only read it.
+// only write the join token parameter, workers may only read it; both may read
+// the image parameter.
 package swarm
 
 import (
@@ -61,6 +67,7 @@ type Swarm struct {
 	ManagerPrivateIP   pulumi.StringOutput
 	ManagerInstanceID  pulumi.StringOutput
 	JoinTokenParameter pulumi.StringOutput // SSM parameter name
+	ImageParameter     pulumi.StringOutput // SSM parameter name; its value is Service.ImageRef
 	WorkerASGName      pulumi.StringOutput // "" without workers
 	LogGroupName       pulumi.StringOutput
 }
@@ -95,6 +102,22 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	s.JoinTokenParameter = token.Name
 
+	// Pulumi updates it in place on each deploy; hosts read it (see the package
+	// comment), so it is not a replacement of anything.
+	image, err := ssm.NewParameter(ctx, name+"-image", &ssm.ParameterArgs{
+		Type: pulumi.String("String"),
+		Tier: pulumi.String("Standard"),
+		// Not a secret, so previews and diffs show which image a deploy rolls out.
+		InsecureValue: args.Service.ImageRef,
+		Description:   pulumi.String("The image the Docker Swarm service runs (repo@sha256:...), rolled out by the manager"),
+		Tags:          tags.Of(args.Tags),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	s.ImageParameter = image.Name
+	readImage := hostrole.Grant{Sid: "ReadImageParameter", Actions: []string{"ssm:GetParameter"}, Resource: image.Arn}
+
 	base := []hostrole.Grant{
 		hostrole.SecretRead(args.Service.DBSecretArn), // tasks run on every node
 		hostrole.EFSMount(args.Service.FileSystemArn, args.Service.AccessPointArn),
@@ -102,7 +125,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	managerRole, err := hostrole.New(ctx, name+"-manager", hostrole.Args{
 		DNSSuffix: args.DNSSuffix, Tags: args.Tags,
 		RepositoryArn: args.Service.RepositoryArn, LogGroupArn: logs.Arn,
-		Grants: append(base[:2:2], hostrole.Grant{
+		Grants: append(base[:2:2], readImage, hostrole.Grant{
 			Sid: "StoreJoinToken", Actions: []string{"ssm:PutParameter"}, Resource: token.Arn,
 		}),
 	}, parent)
@@ -111,10 +134,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	managerTags := tags.Named(args.Tags, args.NamePrefix+"-swarm-manager")
-	managerData := args.Service.Render(logs.Name, []pulumi.StringInput{token.Name},
+	managerData := args.Service.RenderWithoutImage(logs.Name,
+		[]pulumi.StringInput{token.Name, image.Name, args.Service.RepositoryURL},
 		func(svc userdata.Service, efs userdata.EFS, extra []string) (string, error) {
 			return userdata.RenderSwarmManager(userdata.SwarmManager{
-				Service: svc, EFS: efs, Replicas: args.Replicas, JoinTokenParameter: extra[0],
+				Service: svc, EFS: efs, Replicas: args.Replicas,
+				JoinTokenParameter: extra[0], ImageParameter: extra[1], Repository: extra[2],
 			})
 		})
 	manager, err := ec2.NewInstance(ctx, name+"-manager", &ec2.InstanceArgs{
@@ -129,7 +154,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		MetadataOptions:          host.InstanceMetadata(),
 		RootBlockDevice:          host.InstanceRoot(managerTags),
 		UserData:                 managerData,
-		// cloud-init runs once per instance: new user data (a new image) needs a new one.
+		// cloud-init runs once per instance: new user data needs a new one. A new
+		// image is not new user data (the rollout timer applies it).
 		UserDataReplaceOnChange: pulumi.Bool(true),
 		Tags:                    managerTags,
 	}, parent, pulumi.DependsOn(slices.Concat(args.DependsOn, []pulumi.Resource{managerRole.Policy})),
@@ -164,7 +190,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	s.WorkerASGName = pulumi.String("").ToStringOutput()
 	if args.Workers > 0 {
-		if s.WorkerASGName, err = workers(ctx, name, args, token, manager, logs, base, parent); err != nil {
+		if s.WorkerASGName, err = workers(ctx, name, args, token, image, manager, logs, append(base, readImage), parent); err != nil {
 			return nil, err
 		}
 	}
@@ -172,6 +198,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err := ctx.RegisterResourceOutputs(s, pulumi.Map{
 		"managerPublicIp":    s.ManagerPublicIP,
 		"joinTokenParameter": s.JoinTokenParameter,
+		"imageParameter":     s.ImageParameter,
 		"workerAsgName":      s.WorkerASGName,
 	}); err != nil {
 		return nil, err
@@ -179,24 +206,28 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	return s, nil
 }
 
-func workers(ctx *pulumi.Context, name string, args Args, token *ssm.Parameter, manager *ec2.Instance,
+// workers declares the worker group; base are the grants it shares with the
+// manager.
+func workers(ctx *pulumi.Context, name string, args Args, token, image *ssm.Parameter, manager *ec2.Instance,
 	logs *cloudwatch.LogGroup, base []hostrole.Grant, parent pulumi.ResourceOption,
 ) (pulumi.StringOutput, error) {
 	role, err := hostrole.New(ctx, name+"-worker", hostrole.Args{
 		DNSSuffix: args.DNSSuffix, Tags: args.Tags,
 		RepositoryArn: args.Service.RepositoryArn, LogGroupArn: logs.Arn,
-		Grants: append(base[:2:2], hostrole.Grant{
+		Grants: append(slices.Clip(base), hostrole.Grant{
 			Sid: "ReadJoinToken", Actions: []string{"ssm:GetParameter"}, Resource: token.Arn,
 		}),
 	}, parent)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}
-	data := args.Service.Render(logs.Name, []pulumi.StringInput{token.Name, manager.PrivateIp},
+	data := args.Service.RenderWithoutImage(logs.Name,
+		[]pulumi.StringInput{token.Name, manager.PrivateIp, image.Name, args.Service.RepositoryURL},
 		func(svc userdata.Service, efs userdata.EFS, extra []string) (string, error) {
 			return userdata.RenderSwarmWorker(userdata.SwarmWorker{
-				Region: svc.Region, ImageRef: svc.ImageRef, EFS: efs,
+				Region: svc.Region, EFS: efs,
 				JoinTokenParameter: extra[0], ManagerAddress: extra[1],
+				ImageParameter: extra[2], Repository: extra[3],
 			})
 		})
 	hostTags := tags.Named(args.Tags, args.NamePrefix+"-swarm-worker")

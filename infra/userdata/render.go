@@ -57,8 +57,28 @@ func static(name string) string {
 	return string(b)
 }
 
+// script is an embedded shell script as the host gets it: without its
+// comment lines, which are a third of a swarm manager's scripts and would
+// push its document past MaxBytes. The commented source is in scripts/.
 func script(name string) file {
-	return file{Path: binDir + "/" + name, Mode: "0755", Content: static("scripts/" + name)}
+	return file{Path: binDir + "/" + name, Mode: "0755", Content: stripComments(static("scripts/" + name))}
+}
+
+// stripComments drops every line that is only a comment, except a first
+// "#!" line and "# shellcheck" directives (the tests run shellcheck on what
+// is shipped). A '#' after code stays: telling a comment from a quoted or
+// pattern '#' there would take a shell parser.
+func stripComments(src string) string {
+	lines := strings.SplitAfter(src, "\n")
+	out := lines[:0]
+	for i, l := range lines {
+		c := strings.TrimLeft(l, " \t")
+		if strings.HasPrefix(c, "#") && !(i == 0 && strings.HasPrefix(c, "#!")) && !strings.HasPrefix(c, "# shellcheck ") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "")
 }
 
 func execute(name string, data any) (string, error) {

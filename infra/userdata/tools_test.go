@@ -244,6 +244,9 @@ func verifyUnits(t *testing.T, p parsed, edit func(path, content string) string)
 	}
 	units := []string{"docker.service"}
 	for _, f := range p.Files {
+		if f.Permissions == "0755" { // a unit's ExecStart may be one of the document's scripts
+			write(strings.TrimPrefix(f.Path, "/"), f.Content, 0o755)
+		}
 		if !strings.HasPrefix(f.Path, "/etc/systemd/system/") {
 			continue
 		}
@@ -252,7 +255,7 @@ func verifyUnits(t *testing.T, p parsed, edit func(path, content string) string)
 			content = edit(f.Path, content)
 		}
 		write(strings.TrimPrefix(f.Path, "/"), content, 0o644)
-		if strings.HasSuffix(f.Path, ".service") {
+		if strings.HasSuffix(f.Path, ".service") || strings.HasSuffix(f.Path, ".timer") {
 			units = append(units, filepath.Base(f.Path))
 		}
 	}
@@ -287,5 +290,18 @@ func TestSystemdUnitsVerifyRejectsBrokenUnits(t *testing.T) {
 		if out, err := verifyUnits(t, p, edit); err == nil {
 			t.Errorf("systemd-analyze accepted a unit with %s:\n%s", name, out)
 		}
+	}
+}
+
+func TestSystemdUnitsVerifyRejectsBrokenTimer(t *testing.T) {
+	p := mustRender(t, renderers[1].render)
+	edit := func(path, c string) string {
+		if strings.HasSuffix(path, ".timer") {
+			return strings.Replace(c, "OnUnitActiveSec=60s", "OnUnitActiveSec=every minute", 1)
+		}
+		return c
+	}
+	if out, err := verifyUnits(t, p, edit); err == nil {
+		t.Errorf("systemd-analyze accepted a timer with a bad interval:\n%s", out)
 	}
 }

@@ -56,18 +56,25 @@ type Fleet struct {
 	EFS     EFS
 }
 
-// SwarmManager is the input for the single Swarm manager instance.
+// SwarmManager is the input for the single Swarm manager instance. It holds
+// no image reference: the manager reads the image from ImageParameter at boot
+// and again every minute (swarm-rollout.sh), so a new image leaves this
+// document, and with it the instance, unchanged.
 type SwarmManager struct {
-	Service            Service
+	Service            Service // ImageRef must be empty
 	EFS                EFS
 	Replicas           int    // docker service replicas, 1-MaxReplicas
 	JoinTokenParameter string // SSM parameter (SecureString) the manager writes the worker join token to
+	ImageParameter     string // SSM parameter (String) holding the image to run, "<Repository>@sha256:<64 hex>"
+	Repository         string // the ECR repository URL "<account>.dkr.ecr.<region>.amazonaws.com/<repo>"; only its images are run
 }
 
 // SwarmWorker is the input for an instance of the optional Swarm worker ASG.
+// Like the manager's, it holds no image reference.
 type SwarmWorker struct {
-	Region             string // AWS region of the SSM parameter
-	ImageRef           string // as Service.ImageRef; pulled ahead of time so a task starts quickly
+	Region             string // AWS region of the SSM parameters
+	ImageParameter     string // as SwarmManager.ImageParameter; its image is pulled ahead of time so a task starts quickly
+	Repository         string // as SwarmManager.Repository
 	EFS                EFS
 	ManagerAddress     string // the manager's private IPv4 address
 	JoinTokenParameter string // SSM parameter to read the join token from
@@ -103,6 +110,11 @@ const (
 
 // ServiceName is the Swarm service the manager creates.
 const ServiceName = "bookstore"
+
+// SwarmLock is the file the manager's boot script and swarm-rollout.sh flock,
+// so a rollout never races the boot's `docker service create`, nor another
+// rollout.
+const SwarmLock = "/run/bookstore-swarm.lock"
 
 // The RDS CA bundle: every host that runs the service's containers (fleet,
 // Swarm manager and workers) downloads its region's bundle at boot to
@@ -229,14 +241,19 @@ func RenderFleet(p Fleet) (string, error) {
 // RenderSwarmManager returns the cloud-config for the Swarm manager: docker,
 // EFS, the RDS CA bundle and ECR as on the fleet; `docker swarm init` advertising the private
 // address from IMDSv2; the worker join token written to JoinTokenParameter
-// (SecureString); then ServiceName created with Replicas tasks of the same
-// digest, port ServicePort published, registry auth forwarded, the same
-// environment, the EFS bind, awslogs (stream "swarm/<task>") and rolling
-// update/rollback settings, the bundle mounted read-only as on the fleet,
-// or updated when it already exists. Errors: a *FieldError for a bad
-// parameter, or a document over MaxBytes.
+// (SecureString); then ServiceName created with Replicas tasks of the image
+// ImageParameter holds, port ServicePort published, registry auth forwarded,
+// the same environment, the EFS bind, awslogs (stream "swarm/<task>") and
+// rolling update/rollback settings, the bundle mounted read-only as on the
+// fleet, or updated when it already exists. bookstore-rollout.timer then runs
+// swarm-rollout.sh every minute, which rolls the service to a new value of
+// ImageParameter. Errors: a *FieldError for a bad parameter (Service.ImageRef
+// set included), or a document over MaxBytes.
 func RenderSwarmManager(p SwarmManager) (string, error) {
-	registry, registryRegion, logLevel, err := p.Service.validate("Service")
+	if p.Service.ImageRef != "" {
+		return "", fieldErr("Service.ImageRef", "must be empty: the manager reads its image from ImageParameter, so that a new image does not replace it")
+	}
+	logLevel, err := p.Service.validateEnv("Service")
 	if err != nil {
 		return "", err
 	}
@@ -249,12 +266,20 @@ func RenderSwarmManager(p SwarmManager) (string, error) {
 	if err := checkSSMName("JoinTokenParameter", p.JoinTokenParameter); err != nil {
 		return "", err
 	}
+	if err := checkSSMName("ImageParameter", p.ImageParameter); err != nil {
+		return "", err
+	}
+	registry, registryRegion, err := checkRepository("Repository", p.Repository)
+	if err != nil {
+		return "", err
+	}
 	env, err := envFile(p.Service.appEnv(logLevel))
 	if err != nil {
 		return "", err
 	}
 	boot, err := bootEnv([]kv{
-		{"IMAGE_REF", p.Service.ImageRef},
+		{"IMAGE_PARAMETER", p.ImageParameter},
+		{"IMAGE_REPOSITORY", p.Repository},
 		{"ECR_REGISTRY", registry},
 		{"ECR_REGION", registryRegion},
 		{"REGION", p.Service.Region},
@@ -265,6 +290,7 @@ func RenderSwarmManager(p SwarmManager) (string, error) {
 		{"JOIN_TOKEN_PARAMETER", p.JoinTokenParameter},
 		{"LOG_GROUP", p.Service.LogGroup},
 		{"SERVICE_NAME", ServiceName},
+		{"SWARM_LOCK", SwarmLock},
 	})
 	if err != nil {
 		return "", err
@@ -276,26 +302,33 @@ func RenderSwarmManager(p SwarmManager) (string, error) {
 			script("lib.sh"),
 			script("efs.sh"),
 			script("rdsca.sh"),
+			script("image.sh"),
 			script("swarm-manager-boot.sh"),
+			script("swarm-rollout.sh"),
 			boot,
 			env,
 			efsDropIn(),
+			{Path: "/etc/systemd/system/bookstore-rollout.service", Mode: "0644", Content: static("files/bookstore-rollout.service")},
+			{Path: "/etc/systemd/system/bookstore-rollout.timer", Mode: "0644", Content: static("files/bookstore-rollout.timer")},
 		},
 		Run: binDir + "/swarm-manager-boot.sh",
 	})
 }
 
 // RenderSwarmWorker returns the cloud-config for a Swarm worker: docker, EFS
-// and the RDS CA bundle (tasks bind both), the image pulled ahead of time,
-// then the join token read
-// from JoinTokenParameter, retried until the manager has written it, and
-// `docker swarm join` to ManagerAddress:2377. Errors: a *FieldError for a bad
-// parameter, or a document over MaxBytes.
+// and the RDS CA bundle (tasks bind both), the image ImageParameter holds
+// pulled ahead of time, then `docker swarm join` to ManagerAddress:2377 with
+// the token read from JoinTokenParameter afresh on every attempt, retried
+// until a (re)booting manager has written a valid one. Errors: a *FieldError
+// for a bad parameter, or a document over MaxBytes.
 func RenderSwarmWorker(p SwarmWorker) (string, error) {
 	if err := checkRegion("Region", p.Region); err != nil {
 		return "", err
 	}
-	registry, registryRegion, err := checkImageRef("ImageRef", p.ImageRef)
+	if err := checkSSMName("ImageParameter", p.ImageParameter); err != nil {
+		return "", err
+	}
+	registry, registryRegion, err := checkRepository("Repository", p.Repository)
 	if err != nil {
 		return "", err
 	}
@@ -309,7 +342,8 @@ func RenderSwarmWorker(p SwarmWorker) (string, error) {
 		return "", err
 	}
 	boot, err := bootEnv([]kv{
-		{"IMAGE_REF", p.ImageRef},
+		{"IMAGE_PARAMETER", p.ImageParameter},
+		{"IMAGE_REPOSITORY", p.Repository},
 		{"ECR_REGISTRY", registry},
 		{"ECR_REGION", registryRegion},
 		{"REGION", p.Region},
@@ -329,6 +363,7 @@ func RenderSwarmWorker(p SwarmWorker) (string, error) {
 			script("lib.sh"),
 			script("efs.sh"),
 			script("rdsca.sh"),
+			script("image.sh"),
 			script("swarm-worker-boot.sh"),
 			boot,
 			efsDropIn(),

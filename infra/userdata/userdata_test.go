@@ -14,11 +14,13 @@ import (
 )
 
 const (
-	testDigest   = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	testRegistry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-	testImage    = testRegistry + "/bookstore-image-1a2b3c@" + testDigest
-	testSecret   = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0f6d4b1d-1234-4c5e-9abc-0123456789ab-AbCdEf"
-	testParam    = "/bookstore/dev/swarm-join-token"
+	testDigest     = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	testRegistry   = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+	testImage      = testRegistry + "/bookstore-image-1a2b3c@" + testDigest
+	testSecret     = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0f6d4b1d-1234-4c5e-9abc-0123456789ab-AbCdEf"
+	testParam      = "/bookstore/dev/swarm-join-token"
+	testImageParam = "bookstore-swarm-image-4d5e6f7"
+	testRepo       = testRegistry + "/bookstore-image-1a2b3c"
 )
 
 func validService() Service {
@@ -41,12 +43,22 @@ func validEFS() EFS {
 
 func validFleet() Fleet { return Fleet{Service: validService(), EFS: validEFS()} }
 
+// managerService is validService without the image, which the manager reads
+// from its parameter.
+func managerService() Service {
+	s := validService()
+	s.ImageRef = ""
+	return s
+}
+
 func validManager() SwarmManager {
-	return SwarmManager{Service: validService(), EFS: validEFS(), Replicas: 5, JoinTokenParameter: testParam}
+	return SwarmManager{Service: managerService(), EFS: validEFS(), Replicas: 5, JoinTokenParameter: testParam,
+		ImageParameter: testImageParam, Repository: testRepo}
 }
 
 func validWorker() SwarmWorker {
-	return SwarmWorker{Region: "eu-west-1", ImageRef: testImage, EFS: validEFS(), ManagerAddress: "10.0.0.17", JoinTokenParameter: testParam}
+	return SwarmWorker{Region: "eu-west-1", ImageParameter: testImageParam, Repository: testRepo, EFS: validEFS(),
+		ManagerAddress: "10.0.0.17", JoinTokenParameter: testParam}
 }
 
 func validMonolith() Monolith {
@@ -419,11 +431,24 @@ func TestRDSCABundleURL(t *testing.T) {
 	}
 }
 
+// noImage: a swarm document names the image parameter and the repository,
+// never an image, so a new image leaves it byte for byte the same.
+func noImage(t *testing.T, p parsed, vars map[string]string) {
+	t.Helper()
+	eq(t, "IMAGE_PARAMETER", vars["IMAGE_PARAMETER"], testImageParam)
+	eq(t, "IMAGE_REPOSITORY", vars["IMAGE_REPOSITORY"], testRepo)
+	eq(t, "ECR_REGISTRY", vars["ECR_REGISTRY"], testRegistry)
+	eq(t, "ECR_REGION", vars["ECR_REGION"], "eu-west-1")
+	if _, ok := vars["IMAGE_REF"]; ok || strings.Contains(p.raw, testDigest) || regexp.MustCompile(`sha256:[0-9a-f]{64}`).MatchString(p.raw) {
+		t.Error("the document holds an image digest: every new image would replace the host")
+	}
+}
+
 func TestRenderSwarmManager(t *testing.T) {
 	p := mustRender(t, renderers[1].render)
 	eq(t, "packages", p.Packages, []string{"docker", "amazon-efs-utils", "openssl"})
 	vars := checkBootWiring(t, p, "/opt/bookstore/bin/swarm-manager-boot.sh")
-	eq(t, "IMAGE_REF", vars["IMAGE_REF"], testImage)
+	noImage(t, p, vars)
 	eq(t, "REPLICAS", vars["REPLICAS"], "5")
 	eq(t, "JOIN_TOKEN_PARAMETER", vars["JOIN_TOKEN_PARAMETER"], testParam)
 	eq(t, "LOG_GROUP", vars["LOG_GROUP"], "/bookstore/dev/app")
@@ -441,6 +466,8 @@ func TestRenderSwarmManager(t *testing.T) {
 		`docker swarm init --advertise-addr "${private_ip}"`,
 		`imds local-ipv4`,
 		`--type SecureString --overwrite --value "file://${file}"`,
+		`IMAGE_REF=$(image_from_parameter) || exit 1`,
+		`pull_image "${IMAGE_REF}"`,
 		`docker service create "${common[@]}"`,
 		`docker service update "${common[@]}"`,
 		`docker service inspect "${SERVICE_NAME}"`,
@@ -453,11 +480,57 @@ func TestRenderSwarmManager(t *testing.T) {
 		`--mount "${ca_mount}"`,
 		`--mount-add "${ca_mount}"`,
 		`--log-driver awslogs`,
+		`--update-order start-first`,
 		`--update-failure-action rollback`,
 		`--rollback-parallelism 1`,
+		"exec 9>\"${SWARM_LOCK}\"\nflock 9\n",
+		`systemctl enable --now bookstore-rollout.timer`,
 	} {
 		if !strings.Contains(script, want) {
 			t.Errorf("swarm-manager-boot.sh lacks %q", want)
+		}
+	}
+	// The lock is taken before anything else happens, the timer started only
+	// once the service exists.
+	if lock, first := strings.Index(script, "flock 9"), strings.Index(script, "mount_efs "); lock < 0 || lock > first {
+		t.Error("the boot script takes the rollout lock after it starts working")
+	}
+	if timer, create := strings.Index(script, "enable --now bookstore-rollout.timer"), strings.Index(script, "docker service create"); timer < create {
+		t.Error("the rollout timer starts before the service is created")
+	}
+
+	rollout := p.file(t, "/opt/bookstore/bin/swarm-rollout.sh")
+	eq(t, "swarm-rollout.sh mode", rollout.Permissions, "0755")
+	for _, want := range []string{
+		". /opt/bookstore/bin/lib.sh\n", ". /opt/bookstore/bin/image.sh\n", ". /opt/bookstore/boot.env\n",
+		"LOG_TAG=bookstore-rollout",
+		`flock --nonblock 9 || exit 0`,
+		`{{.Spec.TaskTemplate.ContainerSpec.Image}}`,
+		`docker service update --detach --with-registry-auth --image "${want}" "${SERVICE_NAME}"`,
+	} {
+		if !strings.Contains(rollout.Content, want) {
+			t.Errorf("swarm-rollout.sh lacks %q", want)
+		}
+	}
+	for _, v := range requiredBootVars(rollout.Content) {
+		if vars[v] == "" {
+			t.Errorf("swarm-rollout.sh requires %s, which boot.env does not set", v)
+		}
+	}
+	if !strings.Contains(p.file(t, "/opt/bookstore/bin/lib.sh").Content, "logger -t \"${LOG_TAG}\"") {
+		t.Error("lib.sh's log does not tag journal lines with LOG_TAG")
+	}
+
+	unit := p.file(t, "/etc/systemd/system/bookstore-rollout.service").Content
+	for _, want := range []string{"Type=oneshot", "ExecStart=/opt/bookstore/bin/swarm-rollout.sh", "After=docker.service"} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("bookstore-rollout.service lacks %q", want)
+		}
+	}
+	timer := p.file(t, "/etc/systemd/system/bookstore-rollout.timer").Content
+	for _, want := range []string{"OnActiveSec=60s", "OnUnitActiveSec=60s", "RandomizedDelaySec=", "Persistent=false", "WantedBy=timers.target"} {
+		if !strings.Contains(timer, want) {
+			t.Errorf("bookstore-rollout.timer lacks %q", want)
 		}
 	}
 }
@@ -466,25 +539,40 @@ func TestRenderSwarmWorker(t *testing.T) {
 	p := mustRender(t, renderers[2].render)
 	eq(t, "packages", p.Packages, []string{"docker", "amazon-efs-utils", "openssl"})
 	vars := checkBootWiring(t, p, "/opt/bookstore/bin/swarm-worker-boot.sh")
+	noImage(t, p, vars)
 	eq(t, "MANAGER_ADDRESS", vars["MANAGER_ADDRESS"], "10.0.0.17")
 	eq(t, "JOIN_TOKEN_PARAMETER", vars["JOIN_TOKEN_PARAMETER"], testParam)
-	eq(t, "IMAGE_REF", vars["IMAGE_REF"], testImage)
 	eq(t, "RDS_CA_URL", vars["RDS_CA_URL"], euWest1Bundle)
-	checkRDSCA(t, p, "/opt/bookstore/bin/swarm-worker-boot.sh", `retry 10 "join the swarm`)
+	checkRDSCA(t, p, "/opt/bookstore/bin/swarm-worker-boot.sh", `retry 40 "join the swarm`)
 	noTagNoSecret(t, p)
 	if p.has("/opt/bookstore/app.env") {
 		t.Error("a worker gets its tasks' environment from the manager; it should not hold app.env")
 	}
+	if p.has("/opt/bookstore/bin/swarm-rollout.sh") || p.has("/etc/systemd/system/bookstore-rollout.timer") {
+		t.Error("only the manager rolls the service out")
+	}
 	script := p.file(t, "/opt/bookstore/bin/swarm-worker-boot.sh").Content
 	for _, want := range []string{
+		`IMAGE_REF=$(image_from_parameter) || exit 1`,
+		`pull_image "${IMAGE_REF}"`,
 		`--with-decryption`,
 		`[[ ${TOKEN} == SWMTKN-1-* ]]`,
 		`docker swarm join --token "${TOKEN}" "${MANAGER_ADDRESS}:2377"`,
-		`retry 40 "read the join token`,
+		`RETRY_MAX_DELAY=30 retry 40 "join the swarm`,
 	} {
 		if !strings.Contains(script, want) {
 			t.Errorf("swarm-worker-boot.sh lacks %q", want)
 		}
+	}
+	// A replaced manager's token replaces the old one only once it has booted:
+	// the token is read inside each join attempt, not once before them.
+	join := script[strings.Index(script, "join_swarm() {"):]
+	join = join[:strings.Index(join, "\n}\n")]
+	if !strings.Contains(join, "read_token") {
+		t.Error("join_swarm does not re-read the token on each attempt")
+	}
+	if strings.Contains(script, `retry 40 "read the join token`) {
+		t.Error("the token is still read once, before the join attempts")
 	}
 }
 

@@ -22,6 +22,9 @@ func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
 }
 
+// repoPath is a repository name per the OCI distribution spec.
+const repoPath = `[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*`
+
 // Patterns come from the AWS APIs that issue the values; each is anchored and
 // admits no quote, space, '$', backslash or newline, so nothing downstream
 // (YAML, shell, compose, env files) ever has to escape them.
@@ -29,7 +32,9 @@ var (
 	// ECR private registry host: <account>.dkr.ecr.<region>.amazonaws.com(.cn).
 	ecrRegistryRE = regexp.MustCompile(`^[0-9]{12}\.dkr\.ecr\.([a-z]{2}(?:-[a-z]+)+-[0-9]{1,2})\.amazonaws\.com(?:\.cn)?$`)
 	// Repository name per the OCI distribution spec, then the digest.
-	repoDigestRE = regexp.MustCompile(`^([^/@]+)/([a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)@sha256:[0-9a-f]{64}$`)
+	repoDigestRE = regexp.MustCompile(`^([^/@]+)/(` + repoPath + `)@sha256:[0-9a-f]{64}$`)
+	// The same without the digest: an ECR repository URL.
+	repositoryRE = regexp.MustCompile(`^([^/@]+)/(` + repoPath + `)$`)
 	// Any image reference for the third-party MySQL image: [host[:port]/]path[:tag][@sha256:digest].
 	imageRefRE = regexp.MustCompile(`^(?:[a-z0-9.-]+(?::[0-9]{1,5})?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$`)
 	regionRE   = regexp.MustCompile(`^[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}$`)
@@ -50,7 +55,7 @@ var (
 	hostLabelRE  = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 )
 
-// imageRegistry splits a digest reference "<host>/<repo>@sha256:<hex>" and
+// checkImageRef splits a digest reference "<host>/<repo>@sha256:<hex>" and
 // returns the ECR registry host and the region it is in.
 func checkImageRef(field, ref string) (registry, region string, err error) {
 	if ref == "" {
@@ -59,6 +64,20 @@ func checkImageRef(field, ref string) (registry, region string, err error) {
 	m := repoDigestRE.FindStringSubmatch(ref)
 	if m == nil {
 		return "", "", fieldErr(field, "%q is not <registry>/<repository>@sha256:<64 lowercase hex> (instances run the pushed digest, never a tag)", clip(ref))
+	}
+	r := ecrRegistryRE.FindStringSubmatch(m[1])
+	if r == nil {
+		return "", "", fieldErr(field, "registry %q is not a private ECR registry <account>.dkr.ecr.<region>.amazonaws.com", clip(m[1]))
+	}
+	return m[1], r[1], nil
+}
+
+// checkRepository checks an ECR repository URL "<registry>/<repo>" (no tag,
+// no digest) and returns the registry host and the region it is in.
+func checkRepository(field, url string) (registry, region string, err error) {
+	m := repositoryRE.FindStringSubmatch(url)
+	if m == nil {
+		return "", "", fieldErr(field, "%q is not an ECR repository URL <account>.dkr.ecr.<region>.amazonaws.com/<repository>", clip(url))
 	}
 	r := ecrRegistryRE.FindStringSubmatch(m[1])
 	if r == nil {
@@ -154,6 +173,13 @@ func (s Service) validate(field string) (registry, registryRegion, logLevel stri
 	if registry, registryRegion, err = checkImageRef(field+".ImageRef", s.ImageRef); err != nil {
 		return
 	}
+	logLevel, err = s.validateEnv(field)
+	return
+}
+
+// validateEnv checks every field but ImageRef: what the containers' environment
+// and logs are made of.
+func (s Service) validateEnv(field string) (logLevel string, err error) {
 	if err = checkRegion(field+".Region", s.Region); err != nil {
 		return
 	}

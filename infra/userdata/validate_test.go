@@ -88,13 +88,25 @@ func efsCases(e *EFS) []badCase {
 	}
 }
 
-func ssmCases(v *string) []badCase {
+func ssmCases(field string, v *string) []badCase {
 	return []badCase{
-		{"JoinTokenParameter", func() { *v = "" }},
-		{"JoinTokenParameter", func() { *v = "/bookstore//token" }},
-		{"JoinTokenParameter", func() { *v = "/aws/bookstore/token" }},
-		{"JoinTokenParameter", func() { *v = "ssm-token" }},
-		{"JoinTokenParameter", func() { *v = "/" + strings.Repeat("p", 1011) }},
+		{field, func() { *v = "" }},
+		{field, func() { *v = "/bookstore//token" }},
+		{field, func() { *v = "/aws/bookstore/token" }},
+		{field, func() { *v = "ssm-token" }},
+		{field, func() { *v = "/" + strings.Repeat("p", 1011) }},
+	}
+}
+
+// repositoryCases: the ECR repository URL, without tag or digest.
+func repositoryCases(v *string) []badCase {
+	return []badCase{
+		{"Repository", func() { *v = "" }},
+		{"Repository", func() { *v = testImage }},
+		{"Repository", func() { *v = testRepo + ":latest" }},
+		{"Repository", func() { *v = "docker.io/library/bookstore" }},
+		{"Repository", func() { *v = testRegistry }},
+		{"Repository", func() { *v = testRegistry + "/Bookstore" }},
 	}
 }
 
@@ -110,9 +122,19 @@ func TestRenderFleetRejects(t *testing.T) {
 
 func TestRenderSwarmManagerRejects(t *testing.T) {
 	var p SwarmManager
-	cases := append(serviceCases(&p.Service, "Service"), efsCases(&p.EFS)...)
-	cases = append(cases, ssmCases(&p.JoinTokenParameter)...)
+	var cases []badCase
+	for _, c := range serviceCases(&p.Service, "Service") {
+		if c.field != "Service.ImageRef" { // the manager takes none: see below
+			cases = append(cases, c)
+		}
+	}
+	cases = append(cases, efsCases(&p.EFS)...)
+	cases = append(cases, ssmCases("JoinTokenParameter", &p.JoinTokenParameter)...)
+	cases = append(cases, ssmCases("ImageParameter", &p.ImageParameter)...)
+	cases = append(cases, repositoryCases(&p.Repository)...)
 	cases = append(cases,
+		// An image in the manager's user data would replace it on every deploy.
+		badCase{"Service.ImageRef", func() { p.Service.ImageRef = testImage }},
 		badCase{"Replicas", func() { p.Replicas = 0 }},
 		badCase{"Replicas", func() { p.Replicas = -1 }},
 		badCase{"Replicas", func() { p.Replicas = MaxReplicas + 1 }},
@@ -126,10 +148,11 @@ func TestRenderSwarmManagerRejects(t *testing.T) {
 
 func TestRenderSwarmWorkerRejects(t *testing.T) {
 	var p SwarmWorker
-	cases := append(efsCases(&p.EFS), ssmCases(&p.JoinTokenParameter)...)
+	cases := append(efsCases(&p.EFS), ssmCases("JoinTokenParameter", &p.JoinTokenParameter)...)
+	cases = append(cases, ssmCases("ImageParameter", &p.ImageParameter)...)
+	cases = append(cases, repositoryCases(&p.Repository)...)
 	cases = append(cases,
 		badCase{"Region", func() { p.Region = "mars-1" }},
-		badCase{"ImageRef", func() { p.ImageRef = testRegistry + "/bookstore:latest" }},
 		badCase{"ManagerAddress", func() { p.ManagerAddress = "" }},
 		badCase{"ManagerAddress", func() { p.ManagerAddress = "manager.internal" }},
 		badCase{"ManagerAddress", func() { p.ManagerAddress = "fd00::1" }},
@@ -223,8 +246,11 @@ func TestHostileValuesAreRejected(t *testing.T) {
 		{"EFS.AccessPointID", func(v string) { f.EFS.AccessPointID = "fsap-0123456789abcdef0" + v }, fleet},
 		{"Service.LogGroup", func(v string) { m.Service.LogGroup = v }, mgr},
 		{"JoinTokenParameter", func(v string) { m.JoinTokenParameter = testParam + v }, mgr},
+		{"ImageParameter", func(v string) { m.ImageParameter = testImageParam + v }, mgr},
+		{"Repository", func(v string) { m.Repository = testRepo + v }, mgr},
 		{"Region", func(v string) { w.Region = v + "eu-west-1" }, wrk},
-		{"ImageRef", func(v string) { w.ImageRef = v + testImage }, wrk},
+		{"ImageParameter", func(v string) { w.ImageParameter = v + testImageParam }, wrk},
+		{"Repository", func(v string) { w.Repository = v + testRepo }, wrk},
 		{"ManagerAddress", func(v string) { w.ManagerAddress = "10.0.0.17" + v }, wrk},
 		{"JoinTokenParameter", func(v string) { w.JoinTokenParameter = v }, wrk},
 		{"EFS.FileSystemID", func(v string) { w.EFS.FileSystemID = v }, wrk},

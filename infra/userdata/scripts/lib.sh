@@ -1,23 +1,35 @@
 #!/bin/bash
 # Helpers shared by the bookstore boot scripts; sourced, never run.
 # Every line goes to stderr (captured in /var/log/cloud-init-output.log) and
-# to the journal: journalctl -t bookstore-boot.
+# to the journal: journalctl -t bookstore-boot, or the LOG_TAG a script that
+# is not a boot script sets after sourcing this file.
 
 readonly BOOKSTORE_DIR=/opt/bookstore
+LOG_TAG=bookstore-boot
+
+# _log PRIORITY MESSAGE
+_log() {
+	printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${LOG_TAG}" "$2" >&2
+	logger -t "${LOG_TAG}" -p "user.$1" -- "$2" 2>/dev/null || true
+}
 
 log() {
-	printf '%s bookstore-boot: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2
-	logger -t bookstore-boot -- "$*" 2>/dev/null || true
+	_log notice "$*"
+}
+
+# error: a line at error priority (journalctl -p err), for what needs a person.
+error() {
+	_log err "ERROR: $*"
 }
 
 die() {
-	log "FATAL: $*"
+	_log err "FATAL: $*"
 	exit 1
 }
 
 # Installed as the ERR trap so a failing step names itself in the log.
 on_error() {
-	log "FATAL: '${BASH_COMMAND}' exited $1 (${BASH_SOURCE[1]:-?}:${BASH_LINENO[0]})"
+	_log err "FATAL: '${BASH_COMMAND}' exited $1 (${BASH_SOURCE[1]:-?}:${BASH_LINENO[0]})"
 }
 
 # retry ATTEMPTS WHAT CMD...: runs CMD until it succeeds, at most ATTEMPTS

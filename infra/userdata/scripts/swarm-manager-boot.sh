@@ -1,7 +1,9 @@
 #!/bin/bash
 # First boot of the Swarm manager: EFS, the RDS CA bundle, docker, `docker
 # swarm init` on the private address, the worker join token into SSM Parameter
-# Store, then the bookstore service (created, or updated when it already exists).
+# Store, then the bookstore service (created, or updated when it already exists)
+# with the image the SSM parameter IMAGE_PARAMETER holds, and last the timer
+# that rolls the service to each new image (swarm-rollout.sh).
 # Safe to run again by hand: sudo /opt/bookstore/bin/swarm-manager-boot.sh
 set -Eeuo pipefail
 # shellcheck source=lib.sh
@@ -10,11 +12,13 @@ set -Eeuo pipefail
 . /opt/bookstore/bin/efs.sh
 # shellcheck source=rdsca.sh
 . /opt/bookstore/bin/rdsca.sh
+# shellcheck source=image.sh
+. /opt/bookstore/bin/image.sh
 # shellcheck source=/dev/null
 . /opt/bookstore/boot.env
 trap 'on_error $?' ERR
-: "${IMAGE_REF:?} ${EFS_ID:?} ${EFS_ACCESS_POINT:?} ${ECR_REGISTRY:?} ${ECR_REGION:?} ${REGION:?} ${RDS_CA_URL:?}"
-: "${REPLICAS:?} ${JOIN_TOKEN_PARAMETER:?} ${LOG_GROUP:?} ${SERVICE_NAME:?}"
+: "${IMAGE_PARAMETER:?} ${IMAGE_REPOSITORY:?} ${EFS_ID:?} ${EFS_ACCESS_POINT:?} ${ECR_REGISTRY:?} ${ECR_REGION:?} ${REGION:?} ${RDS_CA_URL:?}"
+: "${REPLICAS:?} ${JOIN_TOKEN_PARAMETER:?} ${LOG_GROUP:?} ${SERVICE_NAME:?} ${SWARM_LOCK:?}"
 
 swarm_state() {
 	docker info --format '{{.Swarm.LocalNodeState}}'
@@ -37,7 +41,12 @@ running_tasks() {
 	docker service ps "${SERVICE_NAME}" --filter desired-state=running --format '{{.CurrentState}}' | grep -c '^Running' || true
 }
 
-log "swarm manager boot: start, image ${IMAGE_REF}, ${REPLICAS} replicas"
+# Held to the end: the rollout timer, or a rollout already running when this
+# is re-run by hand, waits its turn.
+exec 9>"${SWARM_LOCK}"
+flock 9
+
+log "swarm manager boot: start, image from ${IMAGE_PARAMETER}, ${REPLICAS} replicas"
 require_x86_64
 need aws awscli-2
 need docker docker
@@ -47,6 +56,7 @@ need openssl openssl
 mount_efs "${EFS_ID}" "${EFS_ACCESS_POINT}"
 install_rds_ca "${RDS_CA_URL}" "${BOOKSTORE_DIR}/rds-ca.pem"
 start_docker
+IMAGE_REF=$(image_from_parameter) || exit 1
 pull_image "${IMAGE_REF}"
 
 if [[ $(swarm_state) == active ]]; then
@@ -100,6 +110,11 @@ else
 		"${IMAGE_REF}" >/dev/null
 	log "service ${SERVICE_NAME} created"
 fi
+
+# From now on a new value of IMAGE_PARAMETER rolls the service.
+systemctl daemon-reload
+systemctl enable --now bookstore-rollout.timer
+log "bookstore-rollout.timer started: the service follows ${IMAGE_PARAMETER}"
 
 # Swarm keeps converging on its own; this wait only makes the log tell.
 for _ in $(seq 1 60); do

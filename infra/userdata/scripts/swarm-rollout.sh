@@ -1,0 +1,83 @@
+#!/bin/bash
+# Rolls the Swarm service to the image the SSM parameter IMAGE_PARAMETER
+# holds, which Pulumi rewrites on every deploy. Run every minute by
+# bookstore-rollout.timer on the manager; `docker service update` then
+# replaces the tasks one at a time, start-first, and rolls back on its own if
+# the new ones fail. Idempotent: an up-to-date service is left alone, and an
+# image that was rolled back is not tried again until the parameter changes.
+# Logs: journalctl -t bookstore-rollout.
+set -Eeuo pipefail
+# shellcheck source=lib.sh
+. /opt/bookstore/bin/lib.sh
+# shellcheck source=image.sh
+. /opt/bookstore/bin/image.sh
+# shellcheck source=/dev/null
+. /opt/bookstore/boot.env
+LOG_TAG=bookstore-rollout
+trap 'on_error $?' ERR
+: "${IMAGE_PARAMETER:?} ${IMAGE_REPOSITORY:?} ${ECR_REGISTRY:?} ${ECR_REGION:?} ${REGION:?} ${SERVICE_NAME:?} ${SWARM_LOCK:?}"
+
+# The image last handed to `docker service update`, and the one last reported
+# as rolled back (so it is reported once, not every minute).
+readonly ATTEMPTED=/var/lib/bookstore/rollout-attempted
+readonly REJECTED=/var/lib/bookstore/rollout-rejected
+
+inspect() {
+	docker service inspect --format "$1" "${SERVICE_NAME}"
+}
+
+# repository_of REF: REF without its digest and tag. Swarm keeps a reference
+# as given, or as repo:tag@sha256:digest once it has resolved a tag.
+repository_of() {
+	local name=${1%%@*}
+	if [[ ${name##*/} == *:* ]]; then
+		name=${name%:*}
+	fi
+	printf '%s' "${name}"
+}
+
+# same_image A B: A and B pin the same digest of the same repository.
+same_image() {
+	[[ $1 == *@sha256:* && $2 == *@sha256:* && ${1##*@} == "${2##*@}" &&
+		$(repository_of "$1") == "$(repository_of "$2")" ]]
+}
+
+# Never alongside the boot script or another rollout; a turn missed is taken
+# a minute later.
+exec 9>"${SWARM_LOCK}"
+flock --nonblock 9 || exit 0
+
+if ! want=$(RETRY_MAX_DELAY=10 retry 3 "read ${IMAGE_PARAMETER}" read_image_parameter); then
+	error "could not read ${IMAGE_PARAMETER}: the instance role needs ssm:GetParameter on it"
+	exit 1
+fi
+if ! valid_image_ref "${want}"; then
+	error "${IMAGE_PARAMETER} holds '${want:0:200}', not ${IMAGE_REPOSITORY}@sha256:<64 hex digits>: service left as it is"
+	exit 1
+fi
+if ! have=$(inspect '{{.Spec.TaskTemplate.ContainerSpec.Image}}' 2>/dev/null); then
+	log "no service ${SERVICE_NAME} yet (the boot script creates it): nothing to roll"
+	exit 0
+fi
+if same_image "${have}" "${want}"; then
+	exit 0
+fi
+
+mkdir -p "${ATTEMPTED%/*}"
+state=$(inspect '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')
+if [[ ${state} == rollback_* && -f ${ATTEMPTED} && $(<"${ATTEMPTED}") == "${want}" ]]; then
+	if [[ ! -f ${REJECTED} || $(<"${REJECTED}") != "${want}" ]]; then
+		error "${want} was rolled back (${state}: $(inspect '{{.UpdateStatus.Message}}')); still running ${have}. The next deploy's image will be tried; to retry this one: sudo rm ${ATTEMPTED}"
+		printf '%s\n' "${want}" >"${REJECTED}"
+	fi
+	exit 0
+fi
+
+log "rolling ${SERVICE_NAME} from ${have} to ${want}"
+if ! RETRY_MAX_DELAY=10 retry 3 "ECR login to ${ECR_REGISTRY}" ecr_login "${ECR_REGISTRY}" "${ECR_REGION}"; then
+	error "ECR login failed: check the instance role's ECR permissions and the route to ECR"
+	exit 1
+fi
+printf '%s\n' "${want}" >"${ATTEMPTED}"
+docker service update --detach --with-registry-auth --image "${want}" "${SERVICE_NAME}" >/dev/null
+log "update of ${SERVICE_NAME} to ${want} started: sudo docker service ps ${SERVICE_NAME}"
