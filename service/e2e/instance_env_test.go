@@ -26,7 +26,11 @@ func TestInstanceEnvMatchesService(t *testing.T) {
 	hosts := map[string]func() (string, error){
 		"fleet": func() (string, error) { return userdata.RenderFleet(userdata.Fleet{Service: svc, EFS: efs}) },
 		"swarm manager": func() (string, error) {
-			return userdata.RenderSwarmManager(userdata.SwarmManager{Service: svc, EFS: efs, Replicas: 2, JoinTokenParameter: "/bookstore/dev/swarm-join-token"})
+			noImage := svc
+			noImage.ImageRef = "" // the manager reads it from ImageParameter
+			return userdata.RenderSwarmManager(userdata.SwarmManager{Service: noImage, EFS: efs, Replicas: 2,
+				JoinTokenParameter: "/bookstore/dev/swarm-join-token", ImageParameter: "/bookstore/dev/swarm-image",
+				Repository: strings.Split(image, "@")[0]})
 		},
 		"monolith": func() (string, error) {
 			return userdata.RenderMonolith(userdata.Monolith{ImageRef: image, Region: "eu-west-1", Hostname: "legacy.example.com",
