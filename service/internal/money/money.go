@@ -27,21 +27,26 @@ var (
 
 // Parse reads a non-negative decimal amount with at most two decimals
 // ("12", "12.5", "12.50", " 0.99 ") into cents. It accepts no sign but a
-// leading minus (to say ErrNegative), no exponent, no thousands separators,
-// and nothing above Max.
+// leading minus (to say ErrNegative; "-0" is no amount and gets ErrFormat),
+// no exponent, no thousands separators, and nothing above Max. Leading
+// zeros don't count against Max ("0001.00" is 1.00).
 func Parse(s string) (Cents, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, ErrEmpty
 	}
-	if strings.HasPrefix(s, "-") {
-		return 0, ErrNegative
+	if rest, ok := strings.CutPrefix(s, "-"); ok {
+		// Negative only if what follows is an amount other than 0.
+		if c, err := Parse(rest); err == nil && c > 0 || errors.Is(err, ErrTooLarge) {
+			return 0, ErrNegative
+		}
+		return 0, ErrFormat
 	}
 	whole, frac, hasDot := strings.Cut(s, ".")
 	if whole == "" || !digits(whole) || (hasDot && (frac == "" || len(frac) > 2 || !digits(frac))) {
 		return 0, ErrFormat
 	}
-	if len(whole) > 9 {
+	if len(strings.TrimLeft(whole, "0")) > 9 {
 		return 0, ErrTooLarge
 	}
 	w, err := strconv.ParseInt(whole, 10, 64)

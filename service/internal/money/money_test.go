@@ -20,7 +20,7 @@ func TestParseFormatRoundTripsEveryCentValue(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
-	ok := map[string]Cents{"0": 0, "12": 1200, "12.5": 1250, "12.50": 1250, " 19.99 ": 1999, "0.05": 5, "007.10": 710}
+	ok := map[string]Cents{"0": 0, "12": 1200, "12.5": 1250, "12.50": 1250, " 19.99 ": 1999, "0.05": 5, "007.10": 710, "00000000001.00": 100, "0001000000.00": Max}
 	for in, want := range ok {
 		if got, err := Parse(in); err != nil || got != want {
 			t.Errorf("Parse(%q) = %d, %v; want %d", in, got, err, want)
@@ -29,7 +29,8 @@ func TestParse(t *testing.T) {
 	bad := map[string]error{
 		"": ErrEmpty, "  ": ErrEmpty, "abc": ErrFormat, "1.005": ErrFormat, "1e3": ErrFormat,
 		"1,000": ErrFormat, "+5": ErrFormat, ".5": ErrFormat, "5.": ErrFormat, "NaN": ErrFormat,
-		"Inf": ErrFormat, "0x10": ErrFormat, "-1": ErrNegative, "-0.01": ErrNegative,
+		"Inf": ErrFormat, "0x10": ErrFormat, "-1": ErrNegative, "-0.01": ErrNegative, "-99999999999": ErrNegative,
+		"-0": ErrFormat, "-0.00": ErrFormat, "-": ErrFormat, "-abc": ErrFormat, "--5": ErrFormat, "00001000000.01": ErrTooLarge,
 		"1000000.01": ErrTooLarge, "99999999999999999999": ErrTooLarge, "1e309": ErrFormat,
 	}
 	for in, want := range bad {
