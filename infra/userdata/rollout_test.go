@@ -130,7 +130,7 @@ func TestSwarmRollout(t *testing.T) {
 		}
 	}
 
-	for _, bad := range []string{testRepo + ":latest", "docker.io/library/bookstore@sha256:" + strings.Repeat("d", 64), testRepo + "@sha256:" + strings.Repeat("D", 64)} {
+	for _, bad := range []string{testRepo + ":latest", "registry.example.com/library/bookstore@sha256:" + strings.Repeat("d", 64), testRepo + "@sha256:" + strings.Repeat("D", 64)} {
 		h.set("param", bad)
 		journal, err := h.run()
 		if err == nil || strings.Contains(h.read("docker.log"), "service update") || !strings.Contains(journal, "-p user.err -- ERROR: ") {

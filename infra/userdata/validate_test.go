@@ -45,7 +45,7 @@ func serviceCases(s *Service, prefix string) []badCase {
 		{f("ImageRef"), func() { s.ImageRef = testRegistry + "/bookstore:v1@" + testDigest[:20] }},
 		{f("ImageRef"), func() { s.ImageRef = testRegistry + "/bookstore@sha256:" + strings.ToUpper(testDigest[7:]) }},
 		{f("ImageRef"), func() { s.ImageRef = "bookstore@" + testDigest }},
-		{f("ImageRef"), func() { s.ImageRef = "docker.io/library/bookstore@" + testDigest }},
+		{f("ImageRef"), func() { s.ImageRef = "registry.example.com/library/bookstore@" + testDigest }},
 		{f("ImageRef"), func() { s.ImageRef = testRegistry + "/Bookstore@" + testDigest }},
 		{f("Region"), func() { s.Region = "" }},
 		{f("Region"), func() { s.Region = "EU-WEST-1" }},
@@ -104,7 +104,7 @@ func repositoryCases(v *string) []badCase {
 		{"Repository", func() { *v = "" }},
 		{"Repository", func() { *v = testImage }},
 		{"Repository", func() { *v = testRepo + ":latest" }},
-		{"Repository", func() { *v = "docker.io/library/bookstore" }},
+		{"Repository", func() { *v = "registry.example.com/library/bookstore" }},
 		{"Repository", func() { *v = testRegistry }},
 		{"Repository", func() { *v = testRegistry + "/Bookstore" }},
 	}
