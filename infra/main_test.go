@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bookstore-aws/bookstore/infra/userdata"
 	"github.com/bookstore-aws/bookstore/infra/verify/stackout"
 )
 
@@ -935,13 +938,35 @@ func statements(t *testing.T, doc map[string]any) map[string]map[string]any {
 // rdsCAURL is eu-west-1's RDS CA bundle as boot.env carries it.
 const rdsCAURL = "RDS_CA_URL='https://truststore.pki.rds.amazonaws.com/eu-west-1/eu-west-1-bundle.pem'"
 
-func userData(t *testing.T, lt *rec) string {
+// userData is the cloud-config document a launch template (userData) or an
+// instance (userDataBase64) carries: base64 of the gzip-compressed document,
+// at most userdata.MaxBytes once decoded.
+func userData(t *testing.T, r *rec) string {
 	t.Helper()
-	b, err := base64.StdEncoding.DecodeString(lt.in("userData").(string))
-	if err != nil {
-		t.Fatalf("%s user data is not base64: %v", lt.Name, err)
+	key := "userData"
+	if r.Type == tInstance {
+		key = "userDataBase64"
+		if _, plain := r.Inputs["userData"]; plain {
+			t.Errorf("%s has plain userData as well", r.Name)
+		}
 	}
-	return string(b)
+	enc, _ := r.in(key).(string)
+	b, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		t.Fatalf("%s %s is not base64: %v", r.Name, key, err)
+	}
+	if len(b) > userdata.MaxBytes {
+		t.Errorf("%s user data is %d bytes, over EC2's %d", r.Name, len(b), userdata.MaxBytes)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("%s user data is not gzip: %v", r.Name, err)
+	}
+	doc, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("%s user data: %v", r.Name, err)
+	}
+	return string(doc)
 }
 
 func mustContain(t *testing.T, what, doc string, subs ...string) {
@@ -1095,7 +1120,7 @@ func TestSwarmManager(t *testing.T) {
 			t.Errorf("the manager does not wait for mount target %s", mt.Name)
 		}
 	}
-	ud := m.in("userData").(string)
+	ud := userData(t, m)
 	mustContain(t, "manager user data", ud, "#cloud-config", param.out("name"),
 		s.outputs["dbSecretArn"].(string), s.outputs["efsId"].(string), s.one(t, tLogGroup, "bookstore-swarm").out("name"))
 	noDigest(t, "manager user data", ud, s)
@@ -1181,7 +1206,7 @@ func TestSwarmUserDataIgnoresTheImage(t *testing.T) {
 			t.Errorf("image parameter %v, want %v", v, s.outputs["imageRef"])
 		}
 	}
-	if a.one(t, tInstance, "bookstore-swarm-manager").in("userData") != b.one(t, tInstance, "bookstore-swarm-manager").in("userData") {
+	if a.one(t, tInstance, "bookstore-swarm-manager").in("userDataBase64") != b.one(t, tInstance, "bookstore-swarm-manager").in("userDataBase64") {
 		t.Error("a new image changes the manager's user data, which replaces it (userDataReplaceOnChange)")
 	}
 	if userData(t, a.one(t, tLT, "bookstore-swarm-worker")) != userData(t, b.one(t, tLT, "bookstore-swarm-worker")) {
@@ -1197,7 +1222,7 @@ func TestSwarmUserDataIgnoresTheImage(t *testing.T) {
 	if got, known := pre.one(t, tLT, "bookstore-fleet").in("userData").(string); known && got != "<computed>" {
 		t.Errorf("fleet user data in the preview is %.40v, want unknown: the mock did not hide the digest", got)
 	}
-	if got := pre.one(t, tInstance, "bookstore-swarm-manager").in("userData"); got != a.one(t, tInstance, "bookstore-swarm-manager").in("userData") {
+	if got := pre.one(t, tInstance, "bookstore-swarm-manager").in("userDataBase64"); got != a.one(t, tInstance, "bookstore-swarm-manager").in("userDataBase64") {
 		t.Errorf("manager user data in the preview is %.40v, want the same known document", got)
 	}
 	if got := pre.one(t, tLT, "bookstore-swarm-worker").in("userData"); got != a.one(t, tLT, "bookstore-swarm-worker").in("userData") {
@@ -1237,7 +1262,7 @@ func TestSwarmWorkers(t *testing.T) {
 	asg.want(t, "launchTemplate.version", fmt.Sprint(ltVersion))
 	asg.want(t, "targetGroupArns.0", s.one(t, tTG, "bookstore-swarm").out("arn"))
 	asg.want(t, "instanceRefresh.strategy", "Rolling")
-	mustContain(t, "manager user data", m.in("userData").(string), "REPLICAS='7'")
+	mustContain(t, "manager user data", userData(t, m), "REPLICAS='7'")
 	mustContain(t, "worker user data", userData(t, lt), "MANAGER_ADDRESS='"+m.out("privateIp")+"'", "docker swarm join")
 }
 
@@ -1260,12 +1285,12 @@ func TestMonolith(t *testing.T) {
 	inst.want(t, "vpcSecurityGroupIds.0", sg.ID)
 	inst.want(t, "metadataOptions.httpTokens", "required")
 	inst.want(t, "rootBlockDevice.encrypted", true)
-	if !inst.ignores("ami") || !inst.ignores("userData") {
+	if !inst.ignores("ami") || !inst.ignores("userDataBase64") {
 		t.Error("a new AMI or image would replace the monolith and lose its local database")
 	}
-	mustContain(t, "monolith user data", inst.in("userData").(string), "#cloud-config", "legacy.example.com",
+	mustContain(t, "monolith user data", userData(t, inst), "#cloud-config", "legacy.example.com",
 		s.outputs["imageRef"].(string), "LETSENCRYPT_EMAIL='ops@example.com'", "certbot", "nginx")
-	if ud := inst.in("userData").(string); strings.Contains(ud, "DB_TLS_CA_FILE") || strings.Contains(ud, "RDS_CA_URL") {
+	if ud := userData(t, inst); strings.Contains(ud, "DB_TLS_CA_FILE") || strings.Contains(ud, "RDS_CA_URL") {
 		t.Error("the monolith's database is a local MySQL container: it gets no RDS CA bundle")
 	}
 	if st := checkBaseGrants(t, s, "bookstore-monolith", "bookstore-monolith"); len(st) != len(noResource)+5 {
@@ -1468,8 +1493,8 @@ func TestRenderedUserDataPassesCloudInitSchema(t *testing.T) {
 	docs := map[string]string{
 		"fleet":    userData(t, s.one(t, tLT, "bookstore-fleet")),
 		"worker":   userData(t, s.one(t, tLT, "bookstore-swarm-worker")),
-		"manager":  s.one(t, tInstance, "bookstore-swarm-manager").in("userData").(string),
-		"monolith": s.one(t, tInstance, "bookstore-monolith").in("userData").(string),
+		"manager":  userData(t, s.one(t, tInstance, "bookstore-swarm-manager")),
+		"monolith": userData(t, s.one(t, tInstance, "bookstore-monolith")),
 	}
 	for name, doc := range docs {
 		t.Run(name, func(t *testing.T) {

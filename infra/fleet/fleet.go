@@ -100,7 +100,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		VpcSecurityGroupIds:  pulumi.StringArray{args.SecurityGroupID},
 		MetadataOptions:      host.LaunchTemplateMetadata(),
 		BlockDeviceMappings:  host.LaunchTemplateRoot(),
-		UserData:             host.Base64(userData),
+		UserData:             host.Encode(userData),
 		UpdateDefaultVersion: pulumi.Bool(true),
 		TagSpecifications:    host.TagSpecifications(hostTags),
 		Tags:                 tags.Of(args.Tags),

@@ -81,10 +81,12 @@ func (s Service) render(withImage bool, logGroup pulumi.StringInput, extra []pul
 	}).(pulumi.StringOutput)
 }
 
-// Base64 encodes user data for a launch template, which takes it encoded.
-func Base64(userData pulumi.StringOutput) pulumi.StringOutput {
+// Encode turns a rendered document into what EC2 takes: gzip-compressed
+// (userdata.Gzip), then base64. Launch templates take it as UserData,
+// instances as UserDataBase64.
+func Encode(userData pulumi.StringOutput) pulumi.StringOutput {
 	return userData.ApplyT(func(s string) string {
-		return base64.StdEncoding.EncodeToString([]byte(s))
+		return base64.StdEncoding.EncodeToString(userdata.Gzip(s))
 	}).(pulumi.StringOutput)
 }
 

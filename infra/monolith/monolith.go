@@ -110,12 +110,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		IamInstanceProfile:       role.InstanceProfile,
 		MetadataOptions:          host.InstanceMetadata(),
 		RootBlockDevice:          host.InstanceRoot(hostTags),
-		UserData:                 data,
+		UserDataBase64:           host.Encode(data),
 		Tags:                     hostTags,
 	}, parent, pulumi.DependsOn([]pulumi.Resource{role.Policy}),
 		// Its MySQL lives on this instance's disk: a new AMI or image must not replace
 		// it behind the user's back. `pulumi up --replace <urn>` rebuilds it, empty.
-		pulumi.IgnoreChanges([]string{"ami", "userData"}))
+		pulumi.IgnoreChanges([]string{"ami", "userDataBase64"}))
 	if err != nil {
 		return nil, err
 	}

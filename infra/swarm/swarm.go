@@ -153,7 +153,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		IamInstanceProfile:       managerRole.InstanceProfile,
 		MetadataOptions:          host.InstanceMetadata(),
 		RootBlockDevice:          host.InstanceRoot(managerTags),
-		UserData:                 managerData,
+		UserDataBase64:           host.Encode(managerData),
 		// cloud-init runs once per instance: new user data needs a new one. A new
 		// image is not new user data (the rollout timer applies it).
 		UserDataReplaceOnChange: pulumi.Bool(true),
@@ -238,7 +238,7 @@ func workers(ctx *pulumi.Context, name string, args Args, token, image *ssm.Para
 		VpcSecurityGroupIds:  pulumi.StringArray{args.SecurityGroupID},
 		MetadataOptions:      host.LaunchTemplateMetadata(),
 		BlockDeviceMappings:  host.LaunchTemplateRoot(),
-		UserData:             host.Base64(data),
+		UserData:             host.Encode(data),
 		UpdateDefaultVersion: pulumi.Bool(true),
 		TagSpecifications:    host.TagSpecifications(hostTags),
 		Tags:                 tags.Of(args.Tags),

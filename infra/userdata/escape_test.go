@@ -143,11 +143,3 @@ func TestNginxNameRefusesDirectiveSyntax(t *testing.T) {
 		t.Errorf("nginxName refused a plain name: %q, %v", got, err)
 	}
 }
-
-func TestStripComments(t *testing.T) {
-	src := "#!/bin/bash\n# about this file\nset -e\n# shellcheck source=lib.sh\n. lib.sh\n\t# why this step\nx=1 # kept: after code\n[[ $l == '#'* ]]\n#!not a shebang here\n"
-	want := "#!/bin/bash\nset -e\n# shellcheck source=lib.sh\n. lib.sh\nx=1 # kept: after code\n[[ $l == '#'* ]]\n"
-	if got := stripComments(src); got != want {
-		t.Errorf("stripComments:\n%s\nwant\n%s", got, want)
-	}
-}

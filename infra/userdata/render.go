@@ -2,6 +2,7 @@ package userdata
 
 import (
 	"bytes"
+	"compress/gzip"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -57,28 +58,8 @@ func static(name string) string {
 	return string(b)
 }
 
-// script is an embedded shell script as the host gets it: without its
-// comment lines, which are a third of a swarm manager's scripts and would
-// push its document past MaxBytes. The commented source is in scripts/.
 func script(name string) file {
-	return file{Path: binDir + "/" + name, Mode: "0755", Content: stripComments(static("scripts/" + name))}
-}
-
-// stripComments drops every line that is only a comment, except a first
-// "#!" line and "# shellcheck" directives (the tests run shellcheck on what
-// is shipped). A '#' after code stays: telling a comment from a quoted or
-// pattern '#' there would take a shell parser.
-func stripComments(src string) string {
-	lines := strings.SplitAfter(src, "\n")
-	out := lines[:0]
-	for i, l := range lines {
-		c := strings.TrimLeft(l, " \t")
-		if strings.HasPrefix(c, "#") && !(i == 0 && strings.HasPrefix(c, "#!")) && !strings.HasPrefix(c, "# shellcheck ") {
-			continue
-		}
-		out = append(out, l)
-	}
-	return strings.Join(out, "")
+	return file{Path: binDir + "/" + name, Mode: "0755", Content: static("scripts/" + name)}
 }
 
 func execute(name string, data any) (string, error) {
@@ -107,10 +88,23 @@ func render(d document) (string, error) {
 	if err := selfCheck(out, d); err != nil {
 		return "", err
 	}
-	if len(out) > MaxBytes {
-		return "", fmt.Errorf("userdata: %s document is %d bytes, over EC2's %d-byte user data limit", d.Role, len(out), MaxBytes)
+	if n := len(Gzip(out)); n > MaxBytes {
+		return "", fmt.Errorf("userdata: %s document is %d bytes gzip-compressed (%d plain), over EC2's %d-byte user data limit",
+			d.Role, n, len(out), MaxBytes)
 	}
 	return out, nil
+}
+
+// Gzip returns doc gzip-compressed, as hosts get it: cloud-init recognises
+// gzip user data by its magic bytes and decompresses it. The output depends
+// only on doc (no name or time in the header), so unchanged user data stays
+// byte-identical and replaces no instance.
+func Gzip(doc string) []byte {
+	var b bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&b, gzip.BestCompression) // the level is valid
+	w.Write([]byte(doc))                                  // a bytes.Buffer does not fail
+	w.Close()
+	return b.Bytes()
 }
 
 // cloudConfig is the part of the schema this package writes.

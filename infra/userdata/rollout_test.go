@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // rolloutHost is swarm-rollout.sh as the manager gets it, run by bash under a
@@ -26,7 +27,12 @@ docker() {
 		*ContainerSpec.Image*) cat "$ROOT/image" ;;
 		*UpdateStatus.State*) cat "$ROOT/state" 2>/dev/null || true ;;
 		esac ;;
-	"service update") printf '%s\n' "${@: -2:1}" >"$ROOT/image" ;;
+	"service update")
+		local a prev=
+		for a in "$@"; do
+			[[ $prev == --image ]] && printf '%s\n' "$a" >"$ROOT/image"
+			prev=$a
+		done ;;
 	"login --username") cat >/dev/null ;;
 	esac
 }
@@ -94,10 +100,26 @@ func TestSwarmRollout(t *testing.T) {
 		t.Errorf("no service yet: err %v, journal %q, docker %q; want exit 0, a note, no update", err, journal, h.read("docker.log"))
 	}
 
-	// Swarm may keep a reference as repo:tag@digest: the same digest is no change.
+	// Swarm may keep a reference as repo:tag@digest: the same digest is no
+	// change. The first run forwards registry credentials (none were yet);
+	// the next is silent.
 	h.set("image", testRepo+":dev@sha256:"+strings.Repeat("a", 64))
+	forwarded := "docker service update --detach --with-registry-auth --no-resolve-image bookstore"
+	if journal, err := h.run(); err != nil || !strings.Contains(h.read("docker.log"), forwarded) ||
+		!strings.Contains(journal, "credentials forwarded") || h.read("image") != testRepo+":dev@sha256:"+strings.Repeat("a", 64)+"\n" {
+		t.Errorf("up to date, credentials never forwarded: err %v, journal %q, docker %q; want them forwarded, the image unchanged", err, journal, h.read("docker.log"))
+	}
 	if journal, err := h.run(); err != nil || journal != "" || strings.Contains(h.read("docker.log"), "service update") {
 		t.Errorf("up to date: err %v, journal %q, docker %q; want a silent exit 0", err, journal, h.read("docker.log"))
+	}
+	// Six hours on, the 12-hour credentials are forwarded again.
+	stamp := filepath.Join(h.root, "var/lib/bookstore/rollout-auth-forwarded")
+	sixHoursAgo := time.Now().Add(-6*time.Hour - time.Minute)
+	if err := os.Chtimes(stamp, sixHoursAgo, sixHoursAgo); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.run(); err != nil || !strings.Contains(h.read("docker.log"), forwarded) {
+		t.Errorf("credentials 6 h old: err %v, docker %q; want them forwarded again", err, h.read("docker.log"))
 	}
 
 	h.set("param", next)
@@ -120,13 +142,16 @@ func TestSwarmRollout(t *testing.T) {
 	}
 	h.set("image", next)
 	h.set("state", "rollback_completed")
-	for i, wantReport := range []bool{true, false} {
+	// Run 2: a later update (the credentials' forwarding) cleared Swarm's
+	// rollback status; the rejected image is still not retried.
+	for i, state := range []string{"rollback_completed", "rollback_completed", ""} {
+		h.set("state", state)
 		journal, err := h.run()
-		if err != nil || strings.Contains(h.read("docker.log"), "service update") {
+		if err != nil || strings.Contains(h.read("docker.log"), "--image") {
 			t.Errorf("rolled back, run %d: err %v, docker %q; want no new attempt", i, err, h.read("docker.log"))
 		}
-		if got := strings.Contains(journal, "-p user.err -- ERROR: "+third+" was rolled back"); got != wantReport {
-			t.Errorf("rolled back, run %d: reported %v, want %v: %q", i, got, wantReport, journal)
+		if got := strings.Contains(journal, "-p user.err -- ERROR: "+third+" was rolled back"); got != (i == 0) {
+			t.Errorf("rolled back, run %d: reported %v, want %v: %q", i, got, i == 0, journal)
 		}
 	}
 

@@ -11,8 +11,9 @@
 // shell. Parameters are checked against the patterns of the AWS APIs that
 // issue them before anything is rendered; a bad one is a *FieldError naming it.
 //
-// EC2 caps user data at 16 KiB before base64 encoding; every renderer returns an
-// error rather than a document that large.
+// EC2 caps user data at 16 KiB before base64 encoding. Hosts get a document
+// gzip-compressed (Gzip), which cloud-init reads as it is; every renderer
+// returns an error rather than a document whose compressed form is larger.
 package userdata
 
 import (
@@ -20,7 +21,8 @@ import (
 	"strings"
 )
 
-// MaxBytes is EC2's limit on raw user data (16 KiB, before base64).
+// MaxBytes is EC2's limit on raw user data (16 KiB, before base64). It
+// applies to what the host is given: the gzip-compressed document.
 const MaxBytes = 16 * 1024
 
 // Mount is where EFS is mounted on every host; it is bound into containers at

@@ -17,10 +17,13 @@ LOG_TAG=bookstore-rollout
 trap 'on_error $?' ERR
 : "${IMAGE_PARAMETER:?} ${IMAGE_REPOSITORY:?} ${ECR_REGISTRY:?} ${ECR_REGION:?} ${REGION:?} ${SERVICE_NAME:?} ${SWARM_LOCK:?}"
 
-# The image last handed to `docker service update`, and the one last reported
-# as rolled back (so it is reported once, not every minute).
+# The image last handed to `docker service update`; the one Swarm rolled
+# back, which is not tried again until the parameter changes (the service's
+# own rollback status is no memory: any later update clears it); and when
+# the registry credentials were last forwarded to the nodes.
 readonly ATTEMPTED=/var/lib/bookstore/rollout-attempted
 readonly REJECTED=/var/lib/bookstore/rollout-rejected
+readonly AUTH_FORWARDED=/var/lib/bookstore/rollout-auth-forwarded
 
 inspect() {
 	docker service inspect --format "$1" "${SERVICE_NAME}"
@@ -42,6 +45,24 @@ same_image() {
 		$(repository_of "$1") == "$(repository_of "$2")" ]]
 }
 
+# forward_auth_if_due: ECR credentials last 12 hours, and a node pulls with
+# the ones the last `--with-registry-auth` forwarded, not its own login. A
+# task rescheduled onto a node without the image would fail to pull once
+# they expire, so they are forwarded again every 6 hours. An update that
+# changes only credentials restarts no task.
+forward_auth_if_due() {
+	if [[ -n $(find "${AUTH_FORWARDED}" -mmin -360 2>/dev/null) ]]; then
+		return 0
+	fi
+	if ! RETRY_MAX_DELAY=10 retry 3 "ECR login to ${ECR_REGISTRY}" ecr_login "${ECR_REGISTRY}" "${ECR_REGION}"; then
+		error "ECR login failed: the nodes keep credentials that expire 12 hours after they were forwarded"
+		return 1
+	fi
+	docker service update --detach --with-registry-auth --no-resolve-image "${SERVICE_NAME}" >/dev/null
+	touch "${AUTH_FORWARDED}"
+	log "registry credentials forwarded to the nodes (valid 12 hours)"
+}
+
 # Never alongside the boot script or another rollout; a turn missed is taken
 # a minute later.
 exec 9>"${SWARM_LOCK}"
@@ -59,17 +80,16 @@ if ! have=$(inspect '{{.Spec.TaskTemplate.ContainerSpec.Image}}' 2>/dev/null); t
 	log "no service ${SERVICE_NAME} yet (the boot script creates it): nothing to roll"
 	exit 0
 fi
-if same_image "${have}" "${want}"; then
+mkdir -p "${ATTEMPTED%/*}"
+if same_image "${have}" "${want}" || [[ -f ${REJECTED} && $(<"${REJECTED}") == "${want}" ]]; then
+	forward_auth_if_due
 	exit 0
 fi
 
-mkdir -p "${ATTEMPTED%/*}"
 state=$(inspect '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')
 if [[ ${state} == rollback_* && -f ${ATTEMPTED} && $(<"${ATTEMPTED}") == "${want}" ]]; then
-	if [[ ! -f ${REJECTED} || $(<"${REJECTED}") != "${want}" ]]; then
-		error "${want} was rolled back (${state}: $(inspect '{{.UpdateStatus.Message}}')); still running ${have}. The next deploy's image will be tried; to retry this one: sudo rm ${ATTEMPTED}"
-		printf '%s\n' "${want}" >"${REJECTED}"
-	fi
+	error "${want} was rolled back (${state}: $(inspect '{{.UpdateStatus.Message}}')); still running ${have}. The next deploy's image will be tried; to retry this one: sudo rm /var/lib/bookstore/rollout-*"
+	printf '%s\n' "${want}" >"${REJECTED}"
 	exit 0
 fi
 
@@ -79,5 +99,7 @@ if ! RETRY_MAX_DELAY=10 retry 3 "ECR login to ${ECR_REGISTRY}" ecr_login "${ECR_
 	exit 1
 fi
 printf '%s\n' "${want}" >"${ATTEMPTED}"
+rm -f "${REJECTED}"
 docker service update --detach --with-registry-auth --image "${want}" "${SERVICE_NAME}" >/dev/null
+touch "${AUTH_FORWARDED}"
 log "update of ${SERVICE_NAME} to ${want} started: sudo docker service ps ${SERVICE_NAME}"
