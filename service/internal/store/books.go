@@ -94,9 +94,11 @@ func (e *StockChangedError) Error() string {
 // overwritten: it moves by in.Stock - shown, where shown is the stock the
 // seller's form displayed. Units sold between the form and the save stay
 // sold; writing the form's figure back would put them on sale again and
-// oversell (fault 2, through the edit form). The new stock must stay in
-// [0, maxStock]. It returns the stock now, and ErrNotFound unless sellerID
-// sells book id and it is not archived, or a *StockChangedError.
+// oversell (fault 2, through the edit form). The new stock must not be
+// negative, and a rise must not pass maxStock; stock already above it (units
+// of expired reservations came back) may stay or fall. It returns the stock
+// now, and ErrNotFound unless sellerID sells book id and it is not
+// archived, or a *StockChangedError.
 func (s *Store) UpdateBook(ctx context.Context, id, sellerID int64, in BookInput, shown, maxStock int) (int, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
@@ -105,8 +107,8 @@ func (s *Store) UpdateBook(ctx context.Context, id, sellerID int64, in BookInput
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			"UPDATE books SET title = ?, author = ?, description = ?, price_cents = ?, stock = stock + ?, cover = COALESCE(?, cover)"+
-				" WHERE id = ? AND seller_id = ? AND archived = FALSE AND stock + ? BETWEEN 0 AND ?",
-			in.Title, in.Author, in.Description, int64(in.Price), delta, nullable(in.Cover), id, sellerID, delta, maxStock)
+				" WHERE id = ? AND seller_id = ? AND archived = FALSE AND stock + ? >= 0 AND (stock + ? <= ? OR ? <= 0)",
+			in.Title, in.Author, in.Description, int64(in.Price), delta, nullable(in.Cover), id, sellerID, delta, delta, maxStock, delta)
 		if err != nil {
 			return err
 		}
@@ -123,7 +125,7 @@ func (s *Store) UpdateBook(ctx context.Context, id, sellerID int64, in BookInput
 		if err != nil {
 			return err
 		}
-		if n == 0 && (now+delta < 0 || now+delta > maxStock) {
+		if n == 0 && (now+delta < 0 || now+delta > maxStock && delta > 0) {
 			return &StockChangedError{Now: now}
 		}
 		return bumpCatalog(ctx, tx)

@@ -475,3 +475,27 @@ func TestExpirePendingReturnsUnitsOnce(t *testing.T) {
 		t.Fatalf("a second sweep expired %d", n)
 	}
 }
+
+// Stock above the form's cap (units of expired reservations came back after
+// the seller set the maximum) may be kept or lowered, not raised.
+func TestUpdateBookAboveTheCap(t *testing.T) {
+	s, _ := newStore(t)
+	seller := user(t, s, "seller@example.com")
+	book, _ := s.CreateBook(t.Context(), seller, store.BookInput{Title: "T", Author: "A", Price: 100, Stock: 100})
+	if _, err := s.DB.Exec("UPDATE books SET stock = 102 WHERE id = ?", book); err != nil {
+		t.Fatal(err)
+	}
+	in := store.BookInput{Title: "T2", Author: "A", Price: 100, Stock: 102}
+	if now, err := s.UpdateBook(t.Context(), book, seller, in, 102, 100); err != nil || now != 102 {
+		t.Fatalf("unchanged stock above the cap: %d %v", now, err)
+	}
+	in.Stock = 101
+	if now, err := s.UpdateBook(t.Context(), book, seller, in, 102, 100); err != nil || now != 101 {
+		t.Fatalf("lowered, still above the cap: %d %v", now, err)
+	}
+	in.Stock = 103
+	var changed *store.StockChangedError
+	if _, err := s.UpdateBook(t.Context(), book, seller, in, 101, 100); !errors.As(err, &changed) {
+		t.Fatalf("raised above the cap: %v", err)
+	}
+}

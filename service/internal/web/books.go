@@ -99,7 +99,11 @@ func (a *App) addBookForm(w http.ResponseWriter, r *http.Request) {
 // cover. On failure it has rendered the form, with every value the user
 // sent, and status (422, or 413 for a cover too large, or 400 for a body
 // that can't be read) and returns ok false; nothing has been written.
-func (a *App) bookForm(w http.ResponseWriter, r *http.Request, d *templateData) (store.BookInput, *upload, bool) {
+//
+// On the edit form (edit), stock may be as high as the stock the form showed
+// when that is above maxStock: units of expired reservations can take it
+// there, and the seller must still be able to save the book unchanged.
+func (a *App) bookForm(w http.ResponseWriter, r *http.Request, d *templateData, edit bool) (store.BookInput, *upload, bool) {
 	body, err := a.readBookForm(w, r)
 	if err != nil {
 		a.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
@@ -119,7 +123,7 @@ func (a *App) bookForm(w http.ResponseWriter, r *http.Request, d *templateData) 
 		Author:      f.text("author", true, maxAuthor),
 		Description: f.textArea("description", false, maxDescription),
 		Price:       f.price("price"),
-		Stock:       f.integer("stock", 0, maxStock),
+		Stock:       f.integer("stock", 0, stockCap(f, edit)),
 	}
 	status := http.StatusUnprocessableEntity
 	var up *upload
@@ -146,7 +150,7 @@ func (a *App) bookForm(w http.ResponseWriter, r *http.Request, d *templateData) 
 
 func (a *App) addBook(w http.ResponseWriter, r *http.Request) {
 	d := a.data(r)
-	in, up, ok := a.bookForm(w, r, d)
+	in, up, ok := a.bookForm(w, r, d, false)
 	if !ok {
 		return
 	}
@@ -164,6 +168,14 @@ func (a *App) addBook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.redirect(w, r, "/book/my_books", "“"+in.Title+"” is on sale.")
+}
+
+// stockCap is the highest stock a book form may set (see bookForm).
+func stockCap(f *form, edit bool) int {
+	if shown, err := strconv.Atoi(f.Get("stock_shown")); edit && err == nil && shown > maxStock {
+		return shown
+	}
+	return maxStock
 }
 
 // sellerBook loads the seller's own book named by the URL, or answers 404.
@@ -206,14 +218,14 @@ func (a *App) editBook(w http.ResponseWriter, r *http.Request) {
 	}
 	d := a.data(r)
 	d.Book = b
-	in, up, ok := a.bookForm(w, r, d)
+	// The stock the form showed: the edit moves stock by the difference, so
+	// units sold meanwhile are not put on sale again (see store.UpdateBook).
+	in, up, ok := a.bookForm(w, r, d, true)
 	if !ok {
 		return
 	}
-	// The stock the form showed: the edit moves stock by the difference, so
-	// units sold meanwhile are not put on sale again (see store.UpdateBook).
 	shown, err := strconv.Atoi(d.Form.Get("stock_shown"))
-	if err != nil || shown < 0 || shown > maxStock {
+	if err != nil || shown < 0 {
 		d.Form.fail("stock", "This form does not say which stock it showed; reload the page, then save again.")
 		a.render(w, r, http.StatusUnprocessableEntity, "book_form", d)
 		return

@@ -224,3 +224,34 @@ func TestExpiredReservation(t *testing.T) {
 		t.Fatalf("orders: %s", snippet(o.body))
 	}
 }
+
+// A book whose stock is above the form's 100,000 cap (expired reservations
+// gave units back) can still be saved unchanged, or lowered.
+func TestEditBookAboveTheStockCap(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	seller, sid := e.user(0, "sally@example.com")
+	id := e.book(sid, "Emma", bookIn(1000, 100_000))
+	if _, err := e.sql.Exec("UPDATE books SET stock = 100002 WHERE id = ?", id); err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/book/edit_book/%d", id)
+	if r := seller.get(path); !strings.Contains(r.body, `name="stock_shown" type="hidden" value="100002"`) {
+		t.Fatalf("edit form: %s", snippet(r.body))
+	}
+	form := map[string]string{"title": "Emma, retitled", "author": "A", "price": "10", "stock": "100002", "stock_shown": "100002"}
+	if r := seller.multipart(path, form, "", nil); r.status != http.StatusSeeOther {
+		t.Fatalf("unchanged stock above the cap: %d %s", r.status, snippet(r.body))
+	}
+	form["stock"] = "100003"
+	if r := seller.multipart(path, form, "", nil); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "no more than 100002") {
+		t.Fatalf("raised above what was shown: %d %s", r.status, snippet(r.body))
+	}
+	form["stock"] = "5"
+	if r := seller.multipart(path, form, "", nil); r.status != http.StatusSeeOther || e.stock(id) != 5 {
+		t.Fatalf("lowered: %d, stock %d", r.status, e.stock(id))
+	}
+	// The add form has no such allowance.
+	if r := seller.multipart("/book/add_book", map[string]string{"title": "X", "author": "A", "price": "1", "stock": "100001", "stock_shown": "100001"}, "", nil); r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("add with stock 100001: %d", r.status)
+	}
+}
