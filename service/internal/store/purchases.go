@@ -40,6 +40,10 @@ type Purchase struct {
 	Created   time.Time
 }
 
+// ReservedUntil is when a purchase pending payment expires (ReservationTTL
+// after it was made).
+func (p Purchase) ReservedUntil() time.Time { return p.Created.Add(ReservationTTL) }
+
 // Order is a purchase with its payment and delivery, for /orders.
 type Order struct {
 	Purchase
@@ -145,15 +149,18 @@ func (s *Store) Purchase(ctx context.Context, id, buyerID int64) (Purchase, erro
 // Pay records a payment by method for buyerID's purchase id, for the amount
 // the purchase recorded. Paying is idempotent (fault 11): only the
 // transition from pending to paid inserts a payment, and payments has one
-// row per purchase at most (UNIQUE key). Errors: ErrNotFound,
-// ErrAlreadyPaid or ErrExpired (nothing changed).
+// row per purchase at most (UNIQUE key). A purchase older than
+// ReservationTTL can't be paid even before the sweep (ExpirePending) has
+// marked it. Errors: ErrNotFound, ErrAlreadyPaid or ErrExpired (nothing
+// changed).
 func (s *Store) Pay(ctx context.Context, id, buyerID int64, method string) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
+	cutoff := s.clock().Add(-ReservationTTL)
 	return wrap("pay", s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			"UPDATE purchases SET status = ? WHERE id = ? AND buyer_id = ? AND status = ?",
-			StatusPaid, id, buyerID, StatusPendingPayment)
+			"UPDATE purchases SET status = ? WHERE id = ? AND buyer_id = ? AND status = ? AND created_at >= ?",
+			StatusPaid, id, buyerID, StatusPendingPayment, cutoff)
 		if err != nil {
 			return err
 		}
@@ -170,8 +177,8 @@ func (s *Store) Pay(ctx context.Context, id, buyerID int64, method string) error
 			if err != nil {
 				return err
 			}
-			if status == StatusExpired {
-				return ErrExpired
+			if status == StatusExpired || status == StatusPendingPayment {
+				return ErrExpired // marked, or due for the next sweep
 			}
 			return ErrAlreadyPaid
 		}

@@ -499,3 +499,27 @@ func TestUpdateBookAboveTheCap(t *testing.T) {
 		t.Fatalf("raised above the cap: %v", err)
 	}
 }
+
+// Past ReservationTTL a purchase can't be paid, even before a sweep has
+// marked it expired.
+func TestPayRefusesAnOverdueReservation(t *testing.T) {
+	s, _ := newStore(t)
+	seller := user(t, s, "seller@example.com")
+	buyer := user(t, s, "buyer@example.com")
+	book, _ := s.CreateBook(t.Context(), seller, store.BookInput{Title: "T", Author: "A", Price: 100, Stock: 5})
+	id, _ := s.Buy(t.Context(), buyer, book, 1)
+	old := time.Now().UTC().Add(-store.ReservationTTL - time.Minute).Truncate(time.Second)
+	if _, err := s.DB.Exec("UPDATE purchases SET created_at = ? WHERE id = ?", old, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Pay(t.Context(), id, buyer, "PayPal"); !errors.Is(err, store.ErrExpired) {
+		t.Fatalf("pay 31 minutes on: %v, want ErrExpired", err)
+	}
+	if n := count(t, s.DB, "SELECT COUNT(*) FROM payments WHERE purchase_id = ?", id); n != 0 {
+		t.Fatalf("%d payments recorded", n)
+	}
+	fresh, _ := s.Buy(t.Context(), buyer, book, 1)
+	if err := s.Pay(t.Context(), fresh, buyer, "PayPal"); err != nil {
+		t.Fatalf("pay a fresh reservation: %v", err)
+	}
+}

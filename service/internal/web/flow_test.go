@@ -198,6 +198,20 @@ func TestExpiredReservation(t *testing.T) {
 	if s := e.stock(id); s != 0 {
 		t.Fatalf("stock %d after reserving all 3", s)
 	}
+	if r := buyer.get(fmt.Sprintf("/payment/%d", p)); !strings.Contains(r.body, "Reserved for you until") {
+		t.Fatalf("payment page shows no deadline: %s", snippet(r.body))
+	}
+	// Overdue but not yet swept: already refused.
+	old := time.Now().UTC().Add(-31 * time.Minute).Truncate(time.Second)
+	if _, err := e.sql.Exec("UPDATE purchases SET created_at = ? WHERE id = ?", old, p); err != nil {
+		t.Fatal(err)
+	}
+	if r := buyer.post(fmt.Sprintf("/payment/%d", p), url.Values{"method": {"PayPal"}}); r.status != http.StatusConflict {
+		t.Fatalf("paying an overdue reservation before the sweep: %d", r.status)
+	}
+	if r := buyer.get(fmt.Sprintf("/payment/%d", p)); r.status != http.StatusConflict {
+		t.Fatalf("payment page of an overdue reservation: %d", r.status)
+	}
 	if n, err := e.store.ExpirePending(t.Context(), time.Now().Add(time.Minute)); err != nil || n != 1 {
 		t.Fatalf("expire: %d %v", n, err)
 	}

@@ -117,8 +117,8 @@ func TestMethodNotAllowedSaysWhatIs(t *testing.T) {
 func TestHeadLeavesTheFlashForGet(t *testing.T) {
 	e := newEnv(t, 1, nil)
 	c, _ := e.user(0, "reader@example.com") // the login leaves "Welcome back, …"
-	if r := c.request(http.MethodHead, "/book/catalog"); r.status != http.StatusOK {
-		t.Fatalf("HEAD: %d", r.status)
+	if r := c.request(http.MethodHead, "/book/catalog"); r.status != http.StatusOK || r.header.Get("Vary") != "Cookie" {
+		t.Fatalf("HEAD: %d, Vary %q (GET sends Cookie)", r.status, r.header.Values("Vary"))
 	}
 	if r := c.get("/book/catalog"); !strings.Contains(r.body, "Welcome back") {
 		t.Fatalf("the flash was spent by HEAD: %s", snippet(r.body))

@@ -170,6 +170,7 @@ func (a *App) loadSession(next http.Handler) http.Handler {
 				a.sessionError(w, r, err)
 				return
 			}
+			w.Header().Add("Vary", "Cookie") // as LoadAndSave sends for GET
 			withUser.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/bookstore-aws/bookstore/service/internal/store"
 )
@@ -87,7 +88,7 @@ func (a *App) paymentForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if p.Status == store.StatusExpired {
+	if p.Status == store.StatusExpired || p.Status == store.StatusPendingPayment && time.Now().After(p.ReservedUntil()) {
 		a.expired(w, r)
 		return
 	}
