@@ -91,8 +91,8 @@ func EFSMount(fileSystemArn, accessPointArn pulumi.StringInput) Grant {
 	}
 }
 
-// New declares the role, its managed policy attachments, its inline policy and
-// its instance profile.
+// New declares the role (no managed policies), its inline policy (Base and
+// args.Grants) and its instance profile.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Role, error) {
 	if args.DNSSuffix == "" || args.RepositoryArn == nil || args.LogGroupArn == nil {
 		return nil, fmt.Errorf("hostrole %s: DNSSuffix, RepositoryArn and LogGroupArn are required", name)

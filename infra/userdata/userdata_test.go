@@ -533,7 +533,7 @@ func TestRenderSwarmManager(t *testing.T) {
 		}
 	}
 	timer := p.file(t, "/etc/systemd/system/bookstore-rollout.timer").Content
-	for _, want := range []string{"OnActiveSec=60s", "OnUnitActiveSec=60s", "RandomizedDelaySec=", "Persistent=false", "WantedBy=timers.target"} {
+	for _, want := range []string{"OnActiveSec=60s", "OnUnitActiveSec=60s", "RandomizedDelaySec=", "WantedBy=timers.target"} {
 		if !strings.Contains(timer, want) {
 			t.Errorf("bookstore-rollout.timer lacks %q", want)
 		}
