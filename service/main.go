@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,7 +37,10 @@ func main() {
 	}
 	if err := run(os.Getenv); err != nil {
 		if !errors.Is(err, errLogged) {
-			fmt.Fprintln(os.Stderr, "bookstore:", err)
+			// One line per problem (config reports every bad variable).
+			for _, line := range strings.Split(err.Error(), "\n") {
+				fmt.Fprintln(os.Stderr, "bookstore:", line)
+			}
 		}
 		os.Exit(1)
 	}

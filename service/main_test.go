@@ -212,7 +212,7 @@ func TestBadConfigurationExits(t *testing.T) {
 		env  []string
 		want []string
 	}{
-		{[]string{"PORT=5000", "DRAIN_TIMEOUT=forever", "DATABASE_URL=postgres://u:p@h/db"}, []string{"DRAIN_TIMEOUT:", "DATABASE_URL:"}},
+		{[]string{"PORT=5000", "DRAIN_TIMEOUT=forever", "DATABASE_URL=postgres://u:p@h/db"}, []string{"bookstore: DRAIN_TIMEOUT:", "bookstore: DATABASE_URL:"}},
 		{[]string{"PORT=5000", "DATABASE_URL=mysql://u:p@h/db?tls=preferred", "DB_TLS_CA_FILE=" + os.Args[0]}, []string{"DB_TLS_CA_FILE: is set, but DATABASE_URL has tls=preferred"}},
 	} {
 		cmd := exec.Command(bin)
