@@ -300,9 +300,14 @@ func (p *prober) domainChecks(ctx context.Context, rep *Report) []Result {
 	// others still are, so each such server is a row of its own.
 	for _, e := range zoneErrs {
 		name, msg, _ := strings.Cut(e, ": ")
+		// An answer without an address blames the output; no answer at all
+		// blames the way to the resolver.
+		hint := "nameServers lists a server that does not resolve: it must be the hosted zone's NS set"
+		if !strings.Contains(msg, "no IPv4 address") {
+			hint = "the resolver gave no answer about this name server: check --resolver, /etc/resolv.conf and the network"
+		}
 		rows = append(rows, Result{Check: KindAuthoritative, Name: name, Status: Fail,
-			Expected: "an IPv4 address, to ask it", Seen: msg,
-			Hint: "nameServers lists a server that does not resolve: it must be the hosted zone's NS set"})
+			Expected: "an IPv4 address, to ask it", Seen: msg, Hint: hint})
 	}
 	for _, st := range states {
 		rows = append(rows, st.auth)

@@ -2,6 +2,7 @@ package check_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -577,4 +578,25 @@ func TestNameServerThatDoesNotResolve(t *testing.T) {
 	// The three that resolve are still asked.
 	expect(t, rep, check.KindAuthoritative, "www.example.com", check.Pass, "127.0.0.1 ::1", "")
 	onlyFailing(t, rep, "authoritative ns-4.awsdns-04.nte", "delegation example.com")
+}
+
+// With no resolver answering, the name servers' rows blame the resolver,
+// not the stack's nameServers output.
+func TestNameServersWhenTheResolverIsDown(t *testing.T) {
+	w := vt.NewWorld(t)
+	opts := w.Options()
+	dead, err := net.ListenPacket("udp", "127.0.0.1:0") // bound, never read: queries time out
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	opts.Resolvers = []string{dead.LocalAddr().String()}
+	opts.Timeout = 300 * time.Millisecond
+	rep := run(t, w, opts)
+	expect(t, rep, check.KindAuthoritative, "ns-1.awsdns-01.org", check.Fail, "", "check --resolver")
+	for _, r := range rep.Checks {
+		if strings.Contains(r.Hint, "does not resolve: it must be") {
+			t.Errorf("%s %s blames nameServers with no resolver answering: %s", r.Check, r.Name, r.Hint)
+		}
+	}
 }
