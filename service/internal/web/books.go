@@ -100,14 +100,16 @@ func (a *App) addBookForm(w http.ResponseWriter, r *http.Request) {
 // sent, and status (422, or 413 for a cover too large, or 400 for a body
 // that can't be read) and returns ok false; nothing has been written.
 //
-// On the edit form (edit), stock may be as high as the stock the form showed
-// when that is above maxStock: units of expired reservations can take it
-// there, and the seller must still be able to save the book unchanged.
-func (a *App) bookForm(w http.ResponseWriter, r *http.Request, d *templateData, edit bool) (store.BookInput, *upload, bool) {
+// The edit form (edit) also carries stock_shown, the stock it showed, which
+// bookForm returns as shown (see store.UpdateBook); without it the form is
+// refused. Stock may then be as high as shown when that is above maxStock:
+// units of expired reservations can take it there, and the seller must
+// still be able to save the book unchanged.
+func (a *App) bookForm(w http.ResponseWriter, r *http.Request, d *templateData, edit bool) (in store.BookInput, shown int, up *upload, ok bool) {
 	body, err := a.readBookForm(w, r)
 	if err != nil {
 		a.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
-		return store.BookInput{}, nil, false
+		return in, 0, nil, false
 	}
 	f := newForm(body.values)
 	d.Form = f
@@ -116,17 +118,24 @@ func (a *App) bookForm(w http.ResponseWriter, r *http.Request, d *templateData, 
 		// fields that were sent but not read as missing.
 		f.fail("cover", "The upload was larger than "+byteText(maxBookFormBytes)+" and was not read to the end; the cover may be at most "+a.maxCoverText()+".")
 		a.render(w, r, http.StatusRequestEntityTooLarge, "book_form", d)
-		return store.BookInput{}, nil, false
+		return in, 0, nil, false
 	}
-	in := store.BookInput{
+	stockCap, shownOK := maxStock, !edit
+	if edit {
+		shown, err = strconv.Atoi(f.Get("stock_shown"))
+		shownOK = err == nil && shown >= 0
+		if shownOK && shown > stockCap {
+			stockCap = shown
+		}
+	}
+	in = store.BookInput{
 		Title:       f.text("title", true, maxTitle),
 		Author:      f.text("author", true, maxAuthor),
 		Description: f.textArea("description", false, maxDescription),
 		Price:       f.price("price"),
-		Stock:       f.integer("stock", 0, stockCap(f, edit)),
+		Stock:       f.integer("stock", 0, stockCap),
 	}
 	status := http.StatusUnprocessableEntity
-	var up *upload
 	switch {
 	case body.coverTooBig:
 		f.fail("cover", "The cover may be at most "+a.maxCoverText()+"; this one is larger.")
@@ -143,14 +152,19 @@ func (a *App) bookForm(w http.ResponseWriter, r *http.Request, d *templateData, 
 	}
 	if !f.Valid() {
 		a.render(w, r, status, "book_form", d)
-		return store.BookInput{}, nil, false
+		return store.BookInput{}, 0, nil, false
 	}
-	return in, up, true
+	if !shownOK {
+		f.fail("stock", "This form does not say which stock it showed; reload the page, then save again.")
+		a.render(w, r, http.StatusUnprocessableEntity, "book_form", d)
+		return store.BookInput{}, 0, nil, false
+	}
+	return in, shown, up, true
 }
 
 func (a *App) addBook(w http.ResponseWriter, r *http.Request) {
 	d := a.data(r)
-	in, up, ok := a.bookForm(w, r, d, false)
+	in, _, up, ok := a.bookForm(w, r, d, false)
 	if !ok {
 		return
 	}
@@ -168,14 +182,6 @@ func (a *App) addBook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.redirect(w, r, "/book/my_books", "“"+in.Title+"” is on sale.")
-}
-
-// stockCap is the highest stock a book form may set (see bookForm).
-func stockCap(f *form, edit bool) int {
-	if shown, err := strconv.Atoi(f.Get("stock_shown")); edit && err == nil && shown > maxStock {
-		return shown
-	}
-	return maxStock
 }
 
 // sellerBook loads the seller's own book named by the URL, or answers 404.
@@ -218,16 +224,10 @@ func (a *App) editBook(w http.ResponseWriter, r *http.Request) {
 	}
 	d := a.data(r)
 	d.Book = b
-	// The stock the form showed: the edit moves stock by the difference, so
-	// units sold meanwhile are not put on sale again (see store.UpdateBook).
-	in, up, ok := a.bookForm(w, r, d, true)
+	// The edit moves stock by what the seller changed from shown, so units
+	// sold meanwhile are not put on sale again (see store.UpdateBook).
+	in, shown, up, ok := a.bookForm(w, r, d, true)
 	if !ok {
-		return
-	}
-	shown, err := strconv.Atoi(d.Form.Get("stock_shown"))
-	if err != nil || shown < 0 {
-		d.Form.fail("stock", "This form does not say which stock it showed; reload the page, then save again.")
-		a.render(w, r, http.StatusUnprocessableEntity, "book_form", d)
 		return
 	}
 	if up != nil {
@@ -238,7 +238,7 @@ func (a *App) editBook(w http.ResponseWriter, r *http.Request) {
 		}
 		in.Cover = name
 	}
-	_, err = a.store.UpdateBook(r.Context(), b.ID, b.SellerID, in, shown, maxStock)
+	_, err := a.store.UpdateBook(r.Context(), b.ID, b.SellerID, in, shown, maxStock)
 	var changed *store.StockChangedError
 	if errors.As(err, &changed) {
 		a.removeCover(in.Cover)
