@@ -106,16 +106,9 @@ func Root() (string, error) {
 // Write puts body between name's markers in the page at path (relative to the
 // module root), rewriting the file only when it changes.
 func Write(page, name, body string) error {
-	path, old, err := read(page)
-	if err != nil {
+	path, old, updated, err := splice(page, name, body)
+	if err != nil || bytes.Equal(updated, old) {
 		return err
-	}
-	updated, err := Splice(old, name, body)
-	if err != nil {
-		return fmt.Errorf("%s: %w", page, err)
-	}
-	if bytes.Equal(updated, old) {
-		return nil
 	}
 	return os.WriteFile(path, updated, 0o644)
 }
@@ -124,29 +117,29 @@ func Write(page, name, body string) error {
 // does not hold exactly body between name's markers. The error names the page,
 // the table, the first differing line and the command that fixes it.
 func Check(page, name, body string) error {
-	_, old, err := read(page)
-	if err != nil {
+	_, old, want, err := splice(page, name, body)
+	if err != nil || bytes.Equal(want, old) {
 		return err
-	}
-	want, err := Splice(old, name, body)
-	if err != nil {
-		return fmt.Errorf("%s: %w", page, err)
-	}
-	if bytes.Equal(want, old) {
-		return nil
 	}
 	return fmt.Errorf("%s: the generated table %q differs from its source; run `%s` from the repository root and commit the page\n%s",
 		page, name, Command, firstDiff(string(old), string(want)))
 }
 
-func read(page string) (string, []byte, error) {
+// splice reads page and returns its file path, its content and the content
+// with body between name's markers.
+func splice(page, name, body string) (path string, old, updated []byte, err error) {
 	root, err := Root()
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
-	path := filepath.Join(root, filepath.FromSlash(page))
-	b, err := os.ReadFile(path)
-	return path, b, err
+	path = filepath.Join(root, filepath.FromSlash(page))
+	if old, err = os.ReadFile(path); err != nil {
+		return "", nil, nil, err
+	}
+	if updated, err = Splice(old, name, body); err != nil {
+		return "", nil, nil, fmt.Errorf("%s: %w", page, err)
+	}
+	return path, old, updated, nil
 }
 
 // firstDiff shows the first line where got and want differ.
