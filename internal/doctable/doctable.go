@@ -29,8 +29,11 @@ type Table struct {
 }
 
 // Markdown renders t, one line per row. A "|" in a cell is escaped and a line
-// break becomes a space, since either would break the row. It panics if a row
-// has not as many cells as the header: a programming error the tests catch.
+// break becomes a space, since either would break the row; a "<" outside code
+// spans becomes "&lt;", so plain text like "legacy.<domain>" (as Pulumi.yaml
+// descriptions hold it) is not taken for an HTML tag and hidden. It panics if
+// a row has not as many cells as the header: a programming error the tests
+// catch.
 func (t Table) Markdown() string {
 	var b strings.Builder
 	row := func(cells []string) {
@@ -39,7 +42,7 @@ func (t Table) Markdown() string {
 		}
 		b.WriteString("|")
 		for _, c := range cells {
-			c = strings.ReplaceAll(strings.ReplaceAll(c, "\n", " "), "|", `\|`)
+			c = escapeHTML(strings.ReplaceAll(strings.ReplaceAll(c, "\n", " "), "|", `\|`))
 			b.WriteString(" " + c + " |")
 		}
 		b.WriteString("\n")
@@ -48,6 +51,23 @@ func (t Table) Markdown() string {
 	b.WriteString("|" + strings.Repeat("---|", len(t.Header)) + "\n")
 	for _, r := range t.Rows {
 		row(r)
+	}
+	return b.String()
+}
+
+// escapeHTML replaces "<" outside `code spans` with "&lt;".
+func escapeHTML(cell string) string {
+	var b strings.Builder
+	inCode := false
+	for _, r := range cell {
+		switch {
+		case r == '`':
+			inCode = !inCode
+		case r == '<' && !inCode:
+			b.WriteString("&lt;")
+			continue
+		}
+		b.WriteRune(r)
 	}
 	return b.String()
 }

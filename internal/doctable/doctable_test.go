@@ -8,8 +8,8 @@ import (
 )
 
 func TestMarkdownEscapesCells(t *testing.T) {
-	got := Table{Header: []string{"a", "b"}, Rows: [][]string{{"x|y", "two\nlines"}}}.Markdown()
-	want := "| a | b |\n|---|---|\n| x\\|y | two lines |\n"
+	got := Table{Header: []string{"a", "b"}, Rows: [][]string{{"x|y", "two\nlines"}, {"legacy.<domain>", "`legacy.<domain>`"}}}.Markdown()
+	want := "| a | b |\n|---|---|\n| x\\|y | two lines |\n| legacy.&lt;domain> | `legacy.<domain>` |\n"
 	if got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
