@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
@@ -118,6 +119,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		Domain: cfg.Domain, HostedZoneID: cfg.HostedZoneID, CreateZone: cfg.CreateZone,
 		VpcID: net.VpcID, SubnetIDs: net.PublicSubnetIDs, SecurityGroupID: net.AlbSG,
 		AppWeight: cfg.AppWeight, SwarmWeight: cfg.SwarmWeight,
+		DependsOn:  net.PublicRouting,
 		NamePrefix: prefix, Tags: tags,
 	})
 	if err != nil {
@@ -135,7 +137,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		SubnetIDs: net.PrivateSubnetIDs, SecurityGroupID: net.AppSG, TargetGroupArn: front.AppTargetGroup.Arn,
 		MinSize: cfg.MinSize, MaxSize: cfg.MaxSize, CPUTarget: cfg.CPUTarget,
 		DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
-		DependsOn: files.MountTargets, NamePrefix: prefix, Tags: tags,
+		DependsOn: slices.Concat(files.MountTargets, net.PrivateRouting), NamePrefix: prefix, Tags: tags,
 	})
 	if err != nil {
 		return err
@@ -146,7 +148,9 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		SecurityGroupID: net.SwarmSG, TargetGroupArn: front.SwarmTarget.Arn,
 		Replicas: cfg.SwarmReplicas, Workers: cfg.SwarmWorkers,
 		DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
-		DependsOn: files.MountTargets, NamePrefix: prefix, Tags: tags,
+		// The manager boots in a public subnet, workers in private ones.
+		DependsOn:  slices.Concat(files.MountTargets, net.PublicRouting, net.PrivateRouting),
+		NamePrefix: prefix, Tags: tags,
 	})
 	if err != nil {
 		return err
@@ -158,7 +162,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 			Region: region.Name, AdminEmails: cfg.AdminEmails, LetsEncryptEmail: cfg.AlertEmail, LogLevel: logLevel,
 			AMI: ami, InstanceType: cfg.InstanceType, VpcID: net.VpcID, SubnetID: net.PublicSubnets[0],
 			DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
-			NamePrefix: prefix, Tags: tags,
+			DependsOn: net.PublicRouting, NamePrefix: prefix, Tags: tags,
 		})
 		if err != nil {
 			return err

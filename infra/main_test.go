@@ -310,6 +310,33 @@ func TestTooFewAvailabilityZones(t *testing.T) {
 	}
 }
 
+// An internet-facing ALB created before the VPC's internet gateway fails with
+// InvalidSubnet, and hosts booting before their subnet's routes exist cannot
+// reach package mirrors, ECR or AWS APIs: each waits for its subnets' routing.
+func TestResourcesWaitForTheirRoutes(t *testing.T) {
+	s := mustRun(t, map[string]string{"domain": "example.com", "monolith": "true", "swarmWorkers": "1"})
+	public := []*rec{s.one(t, tIGW, "bookstore"), s.one(t, tRT, "bookstore-public"),
+		s.one(t, tRTA, "bookstore-public-a"), s.one(t, tRTA, "bookstore-public-b")}
+	private := []*rec{s.one(t, tNAT, "bookstore-a"), s.one(t, tRT, "bookstore-private-a"), s.one(t, tRT, "bookstore-private-b"),
+		s.one(t, tRTA, "bookstore-private-a"), s.one(t, tRTA, "bookstore-private-b")}
+	for _, c := range []struct {
+		r     *rec
+		needs []*rec
+	}{
+		{s.one(t, tALB, "bookstore"), public},
+		{s.one(t, tInstance, "bookstore-swarm-manager"), public},
+		{s.one(t, tInstance, "bookstore-monolith"), public},
+		{s.one(t, tASG, "bookstore-fleet"), private},
+		{s.one(t, tASG, "bookstore-swarm-worker"), private},
+	} {
+		for _, d := range c.needs {
+			if !c.r.dependsOn(d) {
+				t.Errorf("%s %s does not depend on %s %s", c.r.Type, c.r.Name, d.Type, d.Name)
+			}
+		}
+	}
+}
+
 type rule struct {
 	proto    string
 	from, to int

@@ -53,6 +53,9 @@ type Args struct {
 	SecurityGroupID pulumi.StringInput      // the ALB's
 	AppWeight       int                     // forward weight of the app target group, 0-999
 	SwarmWeight     int                     // forward weight of the swarm target group, 0-999
+	// DependsOn holds back the ALB until these exist: the network's
+	// PublicRouting (an internet-facing ALB needs the VPC's internet gateway).
+	DependsOn []pulumi.Resource
 
 	NamePrefix string
 	Tags       map[string]string
@@ -114,7 +117,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		EnableHttp2:             pulumi.Bool(true),
 		IdleTimeout:             pulumi.Int(60),
 		Tags:                    tags.Named(args.Tags, args.NamePrefix),
-	}, parent)
+	}, parent, pulumi.DependsOn(args.DependsOn))
 	if err != nil {
 		return nil, err
 	}

@@ -38,6 +38,19 @@ type Network struct {
 	PublicSubnets    []pulumi.StringOutput    // the same ids one by one, for per-AZ resources
 	PrivateSubnets   []pulumi.StringOutput
 
+	// PublicRouting is what makes the public subnets reach the internet: the
+	// internet gateway (attached to the VPC), the public route table and its
+	// subnet associations. Anything that needs the internet from a public
+	// subnet depends on it: an internet-facing ALB fails with InvalidSubnet
+	// ("VPC ... has no internet gateway") when created before the gateway is
+	// attached (CloudFormation's DependsOn attribute documentation lists ELB
+	// among such resources), and a host booting there needs it for packages.
+	PublicRouting []pulumi.Resource
+	// PrivateRouting is the same for the private subnets: the NAT gateways,
+	// the private route tables and their associations. Hosts there pull
+	// images and call AWS APIs at first boot.
+	PrivateRouting []pulumi.Resource
+
 	// Security groups. None admits SSH: hosts are reached with SSM Session Manager.
 	AlbSG   pulumi.IDOutput // 80, 443 from anywhere
 	AppSG   pulumi.IDOutput // 5000 from AlbSG
@@ -94,6 +107,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
+	n.PublicRouting = append(n.PublicRouting, igw)
 	publicRT, err := ec2.NewRouteTable(ctx, name+"-public", &ec2.RouteTableArgs{
 		VpcId: vpc.ID(),
 		Routes: ec2.RouteTableRouteArray{
@@ -105,6 +119,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
+	n.PublicRouting = append(n.PublicRouting, publicRT)
 
 	var public, private pulumi.StringArray
 	var nats []*ec2.NatGateway
@@ -126,12 +141,14 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		if err != nil {
 			return nil, err
 		}
-		if _, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-public-%s", name, suffix), &ec2.RouteTableAssociationArgs{
+		assoc, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-public-%s", name, suffix), &ec2.RouteTableAssociationArgs{
 			SubnetId:     sub.ID(),
 			RouteTableId: publicRT.ID(),
-		}, parent, pulumi.DeleteBeforeReplace(true)); err != nil { // a subnet has one association
+		}, parent, pulumi.DeleteBeforeReplace(true)) // a subnet has one association
+		if err != nil {
 			return nil, err
 		}
+		n.PublicRouting = append(n.PublicRouting, assoc)
 		public = append(public, sub.ID())
 		n.PublicSubnets = append(n.PublicSubnets, sub.ID().ToStringOutput())
 
@@ -152,6 +169,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				return nil, err
 			}
 			nats = append(nats, nat)
+			n.PrivateRouting = append(n.PrivateRouting, nat)
 		}
 	}
 	for i, az := range n.AZs {
@@ -181,12 +199,14 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		if err != nil {
 			return nil, err
 		}
-		if _, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-private-%s", name, suffix), &ec2.RouteTableAssociationArgs{
+		assoc, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-private-%s", name, suffix), &ec2.RouteTableAssociationArgs{
 			SubnetId:     sub.ID(),
 			RouteTableId: rt.ID(),
-		}, parent, pulumi.DeleteBeforeReplace(true)); err != nil {
+		}, parent, pulumi.DeleteBeforeReplace(true))
+		if err != nil {
 			return nil, err
 		}
+		n.PrivateRouting = append(n.PrivateRouting, rt, assoc)
 		private = append(private, sub.ID())
 		n.PrivateSubnets = append(n.PrivateSubnets, sub.ID().ToStringOutput())
 	}
