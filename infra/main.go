@@ -97,6 +97,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		AllocatedStorage:   cfg.DBAllocatedStorage,
 		DeletionProtection: cfg.DeletionProtection,
 		SkipFinalSnapshot:  cfg.SkipFinalSnapshot,
+		MultiAZ:            true,
 		SnapshotPrefix:     prefix,
 		Tags:               tags,
 	})

@@ -488,7 +488,10 @@ func TestDatabase(t *testing.T) {
 	s := mustRun(t, nil)
 	db := s.one(t, tDB, "bookstore")
 	for path, want := range map[string]any{
-		"engine": "mysql", "engineVersion": "8.0", "multiAz": true, "storageEncrypted": true, "storageType": "gp3",
+		// 8.4 LTS on standard support: 8.0 left it on 2026-07-31, and an unset
+		// lifecycle enrols the instance in paid Extended Support.
+		"engine": "mysql", "engineVersion": "8.4", "engineLifecycleSupport": "open-source-rds-extended-support-disabled",
+		"allowMajorVersionUpgrade": true, "autoMinorVersionUpgrade": true, "multiAz": true, "storageEncrypted": true, "storageType": "gp3",
 		"manageMasterUserPassword": true, "instanceClass": "db.t3.micro", "allocatedStorage": 20,
 		"backupRetentionPeriod": 7, "deletionProtection": false, "skipFinalSnapshot": false,
 		"publiclyAccessible": false, "applyImmediately": true, "dbName": "bookstore", "port": 3306,
@@ -518,7 +521,7 @@ func TestDatabase(t *testing.T) {
 	db.want(t, "dbSubnetGroupName", subnets.out("name"))
 
 	params := s.one(t, tDBParams, "bookstore")
-	params.want(t, "family", "mysql8.0")
+	params.want(t, "family", "mysql8.4")
 	db.want(t, "parameterGroupName", params.out("name"))
 	got := map[string]string{}
 	for _, p := range params.in("parameters").([]any) {

@@ -602,7 +602,7 @@ func TestRenderMonolith(t *testing.T) {
 	})
 
 	c := composeDoc(t, p)
-	eq(t, "mysql image", dig(t, c, "services", "mysql", "image"), "mysql:8.0")
+	eq(t, "mysql image", dig(t, c, "services", "mysql", "image"), "mysql:8.4")
 	eq(t, "mysql env", dig(t, c, "services", "mysql", "env_file"), []any{"mysql.env"})
 	eq(t, "app image", dig(t, c, "services", "app", "image"), testImage)
 	eq(t, "app env", dig(t, c, "services", "app", "env_file"), []any{"app.env", "db.env"})
@@ -640,7 +640,7 @@ func TestRenderMonolithDefaultsAndOptions(t *testing.T) {
 	m := validMonolith()
 	m.LetsEncryptEmail = ""
 	m.Hostname = "Legacy.Example.COM"
-	m.MySQLImage = "mysql:8.0.39@" + testDigest
+	m.MySQLImage = "mysql:8.4.7@" + testDigest
 	m.LogLevel = "debug"
 	p := mustRender(t, func() (string, error) { return RenderMonolith(m) })
 	vars := sourceBootEnv(t, p.file(t, "/opt/bookstore/boot.env").Content)

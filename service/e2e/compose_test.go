@@ -54,9 +54,9 @@ func TestComposeFile(t *testing.T) {
 	}
 	app, db := p.Services["app"], p.Services["db"]
 
-	// The database: MySQL 8.0 as on RDS, health-checked, data on a named volume.
-	if db.Image != "mysql:8.0" {
-		t.Errorf("db image %q, want mysql:8.0", db.Image)
+	// The database: MySQL 8.4 as on RDS, health-checked, data on a named volume.
+	if db.Image != "mysql:8.4" {
+		t.Errorf("db image %q, want mysql:8.4", db.Image)
 	}
 	if hc := db.HealthCheck; hc == nil || hc.Disable || len(hc.Test) < 2 || hc.Test[0] == "NONE" {
 		t.Errorf("db has no health check: %+v", hc)

@@ -1,6 +1,6 @@
 #!/bin/bash
 # First boot of the monolith (the original's single instance): docker +
-# compose, a local MySQL 8.0 container whose passwords are made here, the app,
+# compose, a local MySQL 8.4 container whose passwords are made here, the app,
 # NGINX terminating TLS for HOSTNAME with a Let's Encrypt certificate.
 # Safe to run again by hand: sudo /opt/bookstore/bin/monolith-boot.sh
 set -Eeuo pipefail
