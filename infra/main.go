@@ -85,7 +85,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	}
 
 	net, err := network.New(ctx, "bookstore", network.Args{
-		AZCount: cfg.AZCount, NATPerAZ: cfg.NATGateways == config.NATPerAZ, Tags: tags, NamePrefix: prefix,
+		AZCount: cfg.AZCount, NATPerAZ: cfg.NATGateways == config.NATPerAZ, Swarm: cfg.Swarm, Tags: tags, NamePrefix: prefix,
 	})
 	if err != nil {
 		return err
@@ -97,7 +97,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		AllocatedStorage:   cfg.DBAllocatedStorage,
 		DeletionProtection: cfg.DeletionProtection,
 		SkipFinalSnapshot:  cfg.SkipFinalSnapshot,
-		MultiAZ:            true,
+		MultiAZ:            cfg.DBMultiAZ,
 		SnapshotPrefix:     prefix,
 		Tags:               tags,
 	})
@@ -119,7 +119,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	front, err := edge.New(ctx, "bookstore", edge.Args{
 		Domain: cfg.Domain, HostedZoneID: cfg.HostedZoneID, CreateZone: cfg.CreateZone,
 		VpcID: net.VpcID, SubnetIDs: net.PublicSubnetIDs, SecurityGroupID: net.AlbSG,
-		AppWeight: cfg.AppWeight, SwarmWeight: cfg.SwarmWeight,
+		AppWeight: cfg.AppWeight, SwarmWeight: cfg.SwarmWeight, Swarm: cfg.Swarm,
 		DependsOn:  net.PublicRouting,
 		NamePrefix: prefix, Tags: tags,
 	})
@@ -143,18 +143,25 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	if err != nil {
 		return err
 	}
-	sw, err := swarm.New(ctx, "bookstore-swarm", swarm.Args{
-		Service: svc, AMI: ami, InstanceType: cfg.InstanceType,
-		ManagerSubnetID: net.PublicSubnets[0], WorkerSubnetIDs: net.PrivateSubnetIDs,
-		SecurityGroupID: net.SwarmSG, TargetGroupArn: front.SwarmTarget.Arn,
-		Replicas: cfg.SwarmReplicas, Workers: cfg.SwarmWorkers,
-		DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
-		// The manager boots in a public subnet, workers in private ones.
-		DependsOn:  slices.Concat(files.MountTargets, net.PublicRouting, net.PrivateRouting),
-		NamePrefix: prefix, Tags: tags,
-	})
-	if err != nil {
-		return err
+	// Without a Swarm its outputs stay exported, empty (see Outputs).
+	swarmIP := pulumi.String("").ToStringOutput()
+	targetGroups := map[string]pulumi.StringInput{"app": front.AppTargetGroup.ArnSuffix}
+	if cfg.Swarm {
+		sw, err := swarm.New(ctx, "bookstore-swarm", swarm.Args{
+			Service: svc, AMI: ami, InstanceType: cfg.InstanceType,
+			ManagerSubnetID: net.PublicSubnets[0], WorkerSubnetIDs: net.PrivateSubnetIDs,
+			SecurityGroupID: net.SwarmSG, TargetGroupArn: front.SwarmTarget.Arn,
+			Replicas: cfg.SwarmReplicas, Workers: cfg.SwarmWorkers,
+			DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
+			// The manager boots in a public subnet, workers in private ones.
+			DependsOn:  slices.Concat(files.MountTargets, net.PublicRouting, net.PrivateRouting),
+			NamePrefix: prefix, Tags: tags,
+		})
+		if err != nil {
+			return err
+		}
+		swarmIP = sw.ManagerPublicIP
+		targetGroups["swarm"] = front.SwarmTarget.ArnSuffix
 	}
 	legacyURL := pulumi.String("").ToStringOutput()
 	if cfg.Monolith {
@@ -173,9 +180,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	if _, err := observability.New(ctx, "bookstore", observability.Args{
 		AlertEmail:   cfg.AlertEmail,
 		AlbArnSuffix: front.AlbArnSuffix,
-		TargetGroups: map[string]pulumi.StringInput{
-			"app": front.AppTargetGroup.ArnSuffix, "swarm": front.SwarmTarget.ArnSuffix,
-		},
+		TargetGroups: targetGroups,
 		DBIdentifier: db.Identifier, DBAllocatedStorageGB: cfg.DBAllocatedStorage,
 		ASGName: app.ASGName, ASGMaxSize: cfg.MaxSize,
 		Tags: tags,
@@ -189,7 +194,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		"hostedZoneId": front.HostedZoneID, "nameServers": front.NameServers,
 		"dbEndpoint": db.Address, "dbSecretArn": db.SecretArn, "efsId": files.FileSystemID,
 		"imageRef": img.Ref, "asgName": app.ASGName,
-		"swarmManagerIp": sw.ManagerPublicIP, "swarmUrl": front.SwarmURL, "legacyUrl": legacyURL,
+		"swarmManagerIp": swarmIP, "swarmUrl": front.SwarmURL, "legacyUrl": legacyURL,
 	}
 	for _, name := range Outputs {
 		v, ok := outputs[name]

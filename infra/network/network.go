@@ -23,6 +23,7 @@ const VPCCIDR = "10.0.0.0/16"
 type Args struct {
 	AZCount    int               // Availability Zones used: 2 or 3 (config azCount)
 	NATPerAZ   bool              // one NAT gateway per AZ instead of one in the first
+	Swarm      bool              // declare the Swarm nodes' security group (config swarm)
 	Tags       map[string]string // stack-wide tags
 	NamePrefix string            // prefix of Name tags, e.g. "bookstore-dev"
 }
@@ -54,9 +55,9 @@ type Network struct {
 	// Security groups. None admits SSH: hosts are reached with SSM Session Manager.
 	AlbSG   pulumi.IDOutput // 80, 443 from anywhere
 	AppSG   pulumi.IDOutput // 5000 from AlbSG
-	SwarmSG pulumi.IDOutput // 5000 from AlbSG; Swarm control/overlay ports from itself
-	DBSG    pulumi.IDOutput // 3306 from AppSG and SwarmSG
-	EFSSG   pulumi.IDOutput // 2049 from AppSG and SwarmSG
+	SwarmSG pulumi.IDOutput // 5000 from AlbSG; Swarm control/overlay ports from itself; zero without Args.Swarm
+	DBSG    pulumi.IDOutput // 3306 from AppSG (and SwarmSG)
+	EFSSG   pulumi.IDOutput // 2049 from AppSG (and SwarmSG)
 }
 
 // New declares the network. It fails when the region has fewer than AZCount
@@ -322,28 +323,35 @@ func (n *Network) securityGroups(ctx *pulumi.Context, name string, vpc *ec2.Vpc,
 		r.Self = pulumi.Bool(true)
 		return r
 	}
-	if n.SwarmSG, err = sg("swarm", "Bookstore Swarm nodes: 5000 from the ALB, Swarm ports between nodes",
-		ec2.SecurityGroupIngressArray{
-			from(tcp(5000, "routing mesh from the ALB"), n.AlbSG),
-			self(tcp(2377, "Swarm cluster management")),
-			self(tcp(7946, "Swarm node communication")),
-			self(udp(7946, "Swarm node communication")),
-			self(udp(4789, "Swarm overlay network (VXLAN)")),
-		}, hostEgress(
-			selfEgress("tcp", 2377, "Swarm cluster management"),
-			selfEgress("tcp", 7946, "Swarm node communication"),
-			selfEgress("udp", 7946, "Swarm node communication"),
-			selfEgress("udp", 4789, "Swarm overlay network (VXLAN)"),
-		)); err != nil {
-		return err
+	// The data stores admit the hosts there are. Their groups' descriptions
+	// name the Swarm either way: EC2 cannot change a description without
+	// replacing the group.
+	hosts := []pulumi.IDOutput{n.AppSG}
+	if args.Swarm {
+		if n.SwarmSG, err = sg("swarm", "Bookstore Swarm nodes: 5000 from the ALB, Swarm ports between nodes",
+			ec2.SecurityGroupIngressArray{
+				from(tcp(5000, "routing mesh from the ALB"), n.AlbSG),
+				self(tcp(2377, "Swarm cluster management")),
+				self(tcp(7946, "Swarm node communication")),
+				self(udp(7946, "Swarm node communication")),
+				self(udp(4789, "Swarm overlay network (VXLAN)")),
+			}, hostEgress(
+				selfEgress("tcp", 2377, "Swarm cluster management"),
+				selfEgress("tcp", 7946, "Swarm node communication"),
+				selfEgress("udp", 7946, "Swarm node communication"),
+				selfEgress("udp", 4789, "Swarm overlay network (VXLAN)"),
+			)); err != nil {
+			return err
+		}
+		hosts = append(hosts, n.SwarmSG)
 	}
 	if n.DBSG, err = sg("db", "Bookstore RDS: MySQL from app and Swarm hosts",
-		ec2.SecurityGroupIngressArray{from(tcp(3306, "MySQL from app and Swarm hosts"), n.AppSG, n.SwarmSG)},
+		ec2.SecurityGroupIngressArray{from(tcp(3306, "MySQL from app and Swarm hosts"), hosts...)},
 		ec2.SecurityGroupEgressArray{}); err != nil {
 		return err
 	}
 	if n.EFSSG, err = sg("efs", "Bookstore EFS: NFS from app and Swarm hosts",
-		ec2.SecurityGroupIngressArray{from(tcp(2049, "NFS from app and Swarm hosts"), n.AppSG, n.SwarmSG)},
+		ec2.SecurityGroupIngressArray{from(tcp(2049, "NFS from app and Swarm hosts"), hosts...)},
 		ec2.SecurityGroupEgressArray{}); err != nil {
 		return err
 	}
