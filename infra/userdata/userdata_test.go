@@ -594,6 +594,11 @@ func TestRenderMonolith(t *testing.T) {
 			t.Errorf("%s holds passwords and must be made on the instance, not in user data", path)
 		}
 	}
+	// MySQL 8.4's caching_sha2_password: the app's first login goes over TLS
+	// (dbconn's TestCachingSHA2PasswordOverTLS logs in that way).
+	if boot := p.file(t, "/opt/bookstore/bin/monolith-boot.sh").Content; !strings.Contains(boot, "@mysql:3306/bookstore?tls=preferred") {
+		t.Error("the monolith's DATABASE_URL does not ask for TLS: MySQL 8.4's first login would need the server's RSA key")
+	}
 	eq(t, "app.env", envMap(t, p.file(t, "/opt/bookstore/app.env").Content), map[string]string{
 		"PORT": "5000", "SHARED_DIR": "/app/shared", "ADMIN_EMAILS": "admin@example.com", "LOG_LEVEL": "info", "AWS_REGION": "eu-west-1",
 	})

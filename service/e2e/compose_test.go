@@ -136,6 +136,10 @@ func TestComposeFile(t *testing.T) {
 		t.Errorf("app DATABASE_URL %s does not match the db service (user %s, database %s, host db:3306)",
 			u.Redacted(), dbEnv["MYSQL_USER"], dbEnv["MYSQL_DATABASE"])
 	}
+	// MySQL 8.4 accounts use caching_sha2_password: its first login goes over TLS.
+	if tls := u.Query().Get("tls"); tls != "preferred" {
+		t.Errorf("app DATABASE_URL tls=%q, want preferred", tls)
+	}
 }
 
 // TestComposeNeedsPassword: with no MYSQL_PASSWORD the file must not load, and
