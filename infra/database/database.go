@@ -31,7 +31,7 @@ const (
 	LifecycleSupport = "open-source-rds-extended-support-disabled"
 )
 
-// Names the service receives (the README's contract: DB_NAME, DB_PORT).
+// Names the service receives (docs/architecture.md, the contract: DB_NAME, DB_PORT).
 const (
 	Name     = "bookstore"
 	Port     = 3306
