@@ -515,6 +515,9 @@ func TestDatabase(t *testing.T) {
 	if !db.ignores("finalSnapshotIdentifier") {
 		t.Error("finalSnapshotIdentifier's timestamp is not in ignoreChanges: every run would be a diff")
 	}
+	if !db.ignores("engineLifecycleSupport") {
+		t.Error("engineLifecycleSupport is not in ignoreChanges: RDS cannot change it on an existing instance, so older stacks would show a diff on every run")
+	}
 	db.want(t, "vpcSecurityGroupIds.0", s.one(t, tSG, "bookstore-db").ID)
 
 	subnets := s.one(t, tDBSubnets, "bookstore")

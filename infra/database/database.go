@@ -155,8 +155,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Tags:                         tags.Of(args.Tags),
 	}, parent,
 		// The timestamp is fixed when the instance is created; later runs must not
-		// show it as a change.
-		pulumi.IgnoreChanges([]string{"finalSnapshotIdentifier"}))
+		// show it as a change. The lifecycle too: RDS takes it only when an instance
+		// is created or restored and silently keeps an existing instance's, so on a
+		// stack created before it was set every run would show the same change
+		// (terraform-provider-aws#40870).
+		pulumi.IgnoreChanges([]string{"finalSnapshotIdentifier", "engineLifecycleSupport"}))
 	if err != nil {
 		return nil, err
 	}
