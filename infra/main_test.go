@@ -1720,23 +1720,37 @@ func TestRenderedUserDataPassesCloudInitSchema(t *testing.T) {
 // `pulumi preview` (as pull-request review runs it) knows no computed value: the
 // program must declare the same resources without them.
 func TestPreviewDeclaresTheSameResources(t *testing.T) {
-	cfg := map[string]string{"domain": "example.com", "monolith": "true", "swarmWorkers": "1"}
-	full := mustRun(t, cfg)
-	pre, err := runStack(t, cfg, func(m *mocks) { m.preview = true })
-	if err != nil {
-		t.Fatalf("preview: %v", err)
-	}
-	count := func(s *stack) map[string]int {
-		c := map[string]int{}
-		for _, r := range s.recs {
-			c[r.Type]++
+	for _, cfg := range []map[string]string{
+		{"domain": "example.com", "monolith": "true", "swarmWorkers": "1"},
+		{"domain": "example.com", "swarm": "false", "dbMultiAz": "false"}, // a dev stack
+	} {
+		full := mustRun(t, cfg)
+		pre, err := runStack(t, cfg, func(m *mocks) { m.preview = true })
+		if err != nil {
+			t.Fatalf("%v: preview: %v", cfg, err)
 		}
-		return c
+		if got, want := typeCounts(pre), typeCounts(full); !reflect.DeepEqual(got, want) {
+			t.Errorf("%v: preview declares %v\nan update declares %v", cfg, got, want)
+		}
+		if img := pre.one(t, tImage, "bookstore"); img.in("buildOnPreview") != false {
+			t.Error("preview would need a Docker daemon: buildOnPreview is not false")
+		}
 	}
-	if got, want := count(pre), count(full); !reflect.DeepEqual(got, want) {
-		t.Errorf("preview declares %v\nan update declares %v", got, want)
-	}
-	if img := pre.one(t, tImage, "bookstore"); img.in("buildOnPreview") != false {
-		t.Error("preview would need a Docker daemon: buildOnPreview is not false")
+}
+
+// Every host's user data is userdata.Gzip of its document, base64: the
+// encoding whose bytes depend on the document alone (infra/userdata's
+// TestGzipReference), so a new Go release replaces no host.
+func TestUserDataIsTheFixedEncoding(t *testing.T) {
+	s := mustRun(t, map[string]string{"domain": "example.com", "monolith": "true", "swarmWorkers": "1"})
+	for _, r := range []*rec{s.one(t, tLT, "bookstore-fleet"), s.one(t, tLT, "bookstore-swarm-worker"),
+		s.one(t, tInstance, "bookstore-swarm-manager"), s.one(t, tInstance, "bookstore-monolith")} {
+		key := "userData"
+		if r.Type == tInstance {
+			key = "userDataBase64"
+		}
+		if got, want := r.in(key), base64.StdEncoding.EncodeToString(userdata.Gzip(userData(t, r))); got != want {
+			t.Errorf("%s %s: %s is not userdata.Gzip of its document", r.Type, r.Name, key)
+		}
 	}
 }
