@@ -13,6 +13,7 @@ import (
 
 	"github.com/bookstore-aws/bookstore/infra/database"
 	"github.com/bookstore-aws/bookstore/infra/edge"
+	"github.com/bookstore-aws/bookstore/infra/host"
 	"github.com/bookstore-aws/bookstore/infra/image"
 	"github.com/bookstore-aws/bookstore/infra/network"
 )
@@ -59,6 +60,17 @@ func TestFinalSnapshotID(t *testing.T) {
 	long := database.FinalSnapshotID(strings.Repeat("a-", 200), at)
 	if len(long) > 255 || strings.Contains(long, "--") {
 		t.Errorf("long prefix gives %q (%d chars)", long, len(long))
+	}
+}
+
+func TestBurstable(t *testing.T) {
+	for typ, want := range map[string]bool{
+		"t2.micro": true, "t3.micro": true, "t3a.small": true, "t4g.nano": true, "t3.2xlarge": true,
+		"m5.large": false, "m7i-flex.large": false, "c6i.xlarge": false, "t1.micro": false, "t3": false, "": false,
+	} {
+		if got := host.Burstable(typ); got != want {
+			t.Errorf("Burstable(%q) = %v, want %v", typ, got, want)
+		}
 	}
 }
 

@@ -1077,6 +1077,42 @@ func TestFleetConfig(t *testing.T) {
 	s.one(t, tAlarm, "bookstore-asg-at-max").want(t, "threshold", 6)
 }
 
+// Every host names its credit option when its type is burstable, so the
+// account's default cannot turn it into throttled "standard" hosts, and names
+// none when it is not (EC2 rejects a credit option for other types).
+func TestBurstableHostsNameTheirCredits(t *testing.T) {
+	all := map[string]string{"domain": "example.com", "monolith": "true", "swarmWorkers": "1"}
+	hosts := func(s *stack) []*rec { return append(s.all(tLT), s.all(tInstance)...) }
+	s := mustRun(t, all)
+	if got := names(hosts(s)); !sameSet(got, []string{"bookstore-fleet", "bookstore-swarm-worker", "bookstore-swarm-manager", "bookstore-monolith"}) {
+		t.Fatalf("hosts %v", got)
+	}
+	for _, h := range hosts(s) {
+		h.want(t, "creditSpecification.cpuCredits", "unlimited")
+	}
+	all["instanceType"] = "m5.large"
+	for _, h := range hosts(mustRun(t, all)) {
+		if v, ok := h.Inputs["creditSpecification"]; ok {
+			t.Errorf("%s %s: creditSpecification %v on m5.large", h.Type, h.Name, v)
+		}
+	}
+}
+
+// An instance refresh keeps instances that already run the new version; it has
+// no auto rollback, which would relaunch the same version (docs/operating.md).
+func TestInstanceRefreshSkipsMatching(t *testing.T) {
+	s := mustRun(t, map[string]string{"swarmWorkers": "1"})
+	for _, asg := range s.all(tASG) {
+		asg.want(t, "instanceRefresh.preferences.skipMatching", true)
+		if v := asg.in("instanceRefresh.preferences.autoRollback"); v != nil {
+			t.Errorf("ASG %s: autoRollback %v", asg.Name, v)
+		}
+	}
+	if n := len(s.all(tASG)); n != 2 {
+		t.Errorf("%d groups, want the fleet and the workers", n)
+	}
+}
+
 // ---- swarm ----
 
 func TestSwarmManager(t *testing.T) {
