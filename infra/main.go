@@ -42,7 +42,7 @@ const AL2023Parameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-
 
 // Fixed choices that are not config keys.
 const (
-	logRetentionDays = 30 // CloudWatch Logs of the hosts' containers
+	logRetentionDays = 30 // CloudWatch Logs of the hosts' containers and of RDS
 	keepImages       = 10 // ECR images kept; older digests expire
 	logLevel         = "info"
 )
@@ -117,7 +117,8 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		DeletionProtection: cfg.DeletionProtection,
 		SkipFinalSnapshot:  cfg.SkipFinalSnapshot,
 		MultiAZ:            cfg.DBMultiAZ,
-		SnapshotPrefix:     prefix,
+		NamePrefix:         prefix,
+		LogRetentionDays:   logRetentionDays,
 		Tags:               tags,
 	})
 	if err != nil {

@@ -530,11 +530,8 @@ func TestDatabase(t *testing.T) {
 	if got := strs(db.in("enabledCloudwatchLogsExports")); !sameSet(got, []string{"error", "slowquery"}) {
 		t.Errorf("log exports %v", got)
 	}
-	if !regexp.MustCompile(`^bookstore-dev-final-\d{14}$`).MatchString(db.in("finalSnapshotIdentifier").(string)) {
+	if !regexp.MustCompile(`^bookstore-dev-db-final-[0-9a-f]{10}$`).MatchString(db.in("finalSnapshotIdentifier").(string)) {
 		t.Errorf("finalSnapshotIdentifier %v", db.in("finalSnapshotIdentifier"))
-	}
-	if !db.ignores("finalSnapshotIdentifier") {
-		t.Error("finalSnapshotIdentifier's timestamp is not in ignoreChanges: every run would be a diff")
 	}
 	if !db.ignores("engineLifecycleSupport") {
 		t.Error("engineLifecycleSupport is not in ignoreChanges: RDS cannot change it on an existing instance, so older stacks would show a diff on every run")
@@ -577,6 +574,53 @@ func TestDatabaseConfig(t *testing.T) {
 	db.want(t, "allocatedStorage", 50)
 	// 10% of 50 GiB, in bytes.
 	s.one(t, tAlarm, "bookstore-db-storage").want(t, "threshold", 0.1*50*(1<<30))
+}
+
+// The final snapshot's name is new for every instance and every stack, so a
+// destroy never meets the snapshot an earlier instance left (DBSnapshotAlreadyExists),
+// and it is the same on every run of one stack, so no run shows it as a change.
+func TestFinalSnapshotPerIncarnation(t *testing.T) {
+	snapshot := func(s *stack) string {
+		db := s.one(t, tDB, "bookstore")
+		if db.ignores("finalSnapshotIdentifier") {
+			// ignoreChanges hands the old value to a replacement too.
+			t.Error("finalSnapshotIdentifier is in ignoreChanges: a replacement would reuse its predecessor's snapshot name")
+		}
+		id, ident := fmt.Sprint(db.in("finalSnapshotIdentifier")), fmt.Sprint(db.in("identifier"))
+		if !strings.HasPrefix(id, ident+"-final-") {
+			t.Errorf("finalSnapshotIdentifier %q does not name the instance %q", id, ident)
+		}
+		return id
+	}
+	first, again := snapshot(mustRun(t, nil)), snapshot(mustRun(t, nil))
+	if first != again {
+		t.Errorf("two runs of one stack name the final snapshot %q and %q: every run would be a diff", first, again)
+	}
+	if next := snapshot(mustRun(t, nil, func(m *mocks) { m.nameSeed = "re-created" })); next == first {
+		t.Errorf("a re-created stack names its final snapshot %q like the destroyed one", next)
+	}
+}
+
+// RDS would create /aws/rds/instance/<id>/{error,slowquery} itself, with no
+// retention, and leave them after destroy: the stack declares them first.
+func TestDatabaseLogGroups(t *testing.T) {
+	s := mustRun(t, nil)
+	db := s.one(t, tDB, "bookstore")
+	db.want(t, "identifier", "bookstore-dev-db")
+	if !db.Req.GetDeleteBeforeReplace() {
+		t.Error("the identifier is fixed, but a replacement would be created before the old instance is deleted")
+	}
+	for _, log := range strs(db.in("enabledCloudwatchLogsExports")) {
+		g := s.one(t, tLogGroup, "bookstore-"+log)
+		g.want(t, "name", "/aws/rds/instance/bookstore-dev-db/"+log)
+		g.want(t, "retentionInDays", 30)
+		if !db.dependsOn(g) {
+			t.Errorf("the instance does not wait for log group %s: RDS would create it first, without retention", g.Name)
+		}
+		if p := s.parentOf(g); p == nil || p.Type != "bookstore:database:Database" {
+			t.Errorf("log group %s is not the database's", g.Name)
+		}
+	}
 }
 
 // ---- storage ----
@@ -1136,6 +1180,42 @@ func TestFleetConfig(t *testing.T) {
 	s.one(t, tAlarm, "bookstore-asg-at-max").want(t, "threshold", 6)
 }
 
+// Every host names its credit option when its type is burstable, so the
+// account's default cannot turn it into throttled "standard" hosts, and names
+// none when it is not (EC2 rejects a credit option for other types).
+func TestBurstableHostsNameTheirCredits(t *testing.T) {
+	all := map[string]string{"domain": "example.com", "monolith": "true", "swarmWorkers": "1"}
+	hosts := func(s *stack) []*rec { return append(s.all(tLT), s.all(tInstance)...) }
+	s := mustRun(t, all)
+	if got := names(hosts(s)); !sameSet(got, []string{"bookstore-fleet", "bookstore-swarm-worker", "bookstore-swarm-manager", "bookstore-monolith"}) {
+		t.Fatalf("hosts %v", got)
+	}
+	for _, h := range hosts(s) {
+		h.want(t, "creditSpecification.cpuCredits", "unlimited")
+	}
+	all["instanceType"] = "m5.large"
+	for _, h := range hosts(mustRun(t, all)) {
+		if v, ok := h.Inputs["creditSpecification"]; ok {
+			t.Errorf("%s %s: creditSpecification %v on m5.large", h.Type, h.Name, v)
+		}
+	}
+}
+
+// An instance refresh keeps instances that already run the new version; it has
+// no auto rollback, which would relaunch the same version (docs/operating.md).
+func TestInstanceRefreshSkipsMatching(t *testing.T) {
+	s := mustRun(t, map[string]string{"swarmWorkers": "1"})
+	for _, asg := range s.all(tASG) {
+		asg.want(t, "instanceRefresh.preferences.skipMatching", true)
+		if v := asg.in("instanceRefresh.preferences.autoRollback"); v != nil {
+			t.Errorf("ASG %s: autoRollback %v", asg.Name, v)
+		}
+	}
+	if n := len(s.all(tASG)); n != 2 {
+		t.Errorf("%d groups, want the fleet and the workers", n)
+	}
+}
+
 // ---- swarm ----
 
 func TestSwarmManager(t *testing.T) {
@@ -1424,7 +1504,7 @@ var withoutSwarm = map[string]int{
 	tFS: 1, tMT: 2, tAP: 1, tFSPolicy: 1, tFSBackup: 1,
 	tRepo: 1, tLifecycle: 1, tImage: 1,
 	tALB: 1, tTG: 1, tListener: 2, tRule: 1, tCert: 1, tCertValid: 1, tRecord: 6,
-	tRole: 1, tRolePolicy: 1, tProfile: 1, tLT: 1, tASG: 1, tPolicy: 1, tLogGroup: 1,
+	tRole: 1, tRolePolicy: 1, tProfile: 1, tLT: 1, tASG: 1, tPolicy: 1, tLogGroup: 1 + 2, // the fleet's, and the database's error and slow query logs
 	tTopic: 1, tAlarm: 6,
 	"bookstore:network:Network": 1, "bookstore:database:Database": 1, "bookstore:storage:Storage": 1,
 	"bookstore:image:Image": 1, "bookstore:edge:Edge": 1, "bookstore:fleet:Fleet": 1,
@@ -1609,9 +1689,12 @@ func TestAutoNaming(t *testing.T) {
 		tTG: "name", tRole: "name", tProfile: "name", tLT: "name", tASG: "name", tLogGroup: "name",
 		tParam: "name", tTopic: "name", tAlarm: "name", tRolePolicy: "name", tPolicy: "name",
 	}
+	// RDS names the log groups of its exports after the instance identifier, so
+	// the instance and those groups have fixed names (TestDatabaseLogGroups).
+	fixed := map[string]bool{tDB + " bookstore": true, tLogGroup + " bookstore-error": true, tLogGroup + " bookstore-slowquery": true}
 	for _, s := range everyVariant(t) {
 		for _, r := range s.recs {
-			if prop, ok := named[r.Type]; ok {
+			if prop, ok := named[r.Type]; ok && !fixed[r.Type+" "+r.Name] {
 				if v, set := r.Inputs[prop]; set {
 					t.Errorf("%s %s has a fixed %s %v", r.Type, r.Name, prop, v)
 				}

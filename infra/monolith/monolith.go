@@ -107,6 +107,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	inst, err := ec2.NewInstance(ctx, name, &ec2.InstanceArgs{
 		Ami:                      pulumi.String(args.AMI),
 		InstanceType:             pulumi.String(args.InstanceType),
+		CreditSpecification:      host.InstanceCredits(args.InstanceType),
 		SubnetId:                 args.SubnetID,
 		VpcSecurityGroupIds:      pulumi.StringArray{sg.ID()},
 		AssociatePublicIpAddress: pulumi.Bool(true),
