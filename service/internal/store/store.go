@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -39,6 +40,7 @@ type Store struct {
 	// Timeout bounds each method call (DefaultTimeout when zero).
 	Timeout time.Duration
 	now     func() time.Time
+	engine  atomic.Int32 // isEmbedded's answer: 0 unknown, 1 MySQL or MariaDB, 2 embedded
 }
 
 // New returns a Store using db with DefaultTimeout.
@@ -126,25 +128,6 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
-}
-
-// bumpCatalog marks the catalog changed, inside the transaction that changed
-// it; see CatalogVersion.
-func bumpCatalog(ctx context.Context, tx *sql.Tx) error {
-	_, err := tx.ExecContext(ctx, "UPDATE catalog_version SET version = version + 1 WHERE id = 1")
-	return err
-}
-
-// CatalogVersion returns a number that grows with every committed change to
-// what the catalog shows (a book added, edited, archived, or its stock
-// taken). Caches of the catalog compare it to know they are current, in every
-// instance that shares the database.
-func (s *Store) CatalogVersion(ctx context.Context) (int64, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	var v int64
-	err := s.DB.QueryRowContext(ctx, "SELECT version FROM catalog_version WHERE id = 1").Scan(&v)
-	return v, wrap("catalog version", err)
 }
 
 // Ping checks that the database answers, within the store's timeout.
