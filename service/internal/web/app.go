@@ -65,7 +65,8 @@ type App struct {
 	// (X-Forwarded-Proto from the ALB); see sessions().
 	plain, secure *scs.SessionManager
 	metrics       *metrics
-	catalog       *catalogCache
+	catalog       *freshCache[*catalogSnapshot]
+	books         *freshCache[store.Book]
 	draining      atomic.Bool
 	bufs          sync.Pool
 }
@@ -107,7 +108,8 @@ func New(o Options) (*App, error) {
 	a.plain = newSessionManager(o.Sessions, false, a.sessionError)
 	a.secure = newSessionManager(o.Sessions, true, a.sessionError)
 	a.metrics = newMetrics(o.Store.DB)
-	a.catalog = newCatalogCache(a.store, a.renderCatalog)
+	a.catalog = newFreshCache[*catalogSnapshot]()
+	a.books = newFreshCache[store.Book]()
 	a.bufs.New = func() any { return new(bytes.Buffer) }
 	return a, nil
 }
@@ -116,7 +118,10 @@ func newSessionManager(st scs.Store, secure bool, onErr func(http.ResponseWriter
 	sm := scs.New()
 	sm.Store = st
 	sm.Lifetime = 24 * time.Hour
-	sm.IdleTimeout = 12 * time.Hour
+	// No scs IdleTimeout: with one, scs rewrites the session row on every
+	// request (a database write and round trip per page); loadSession
+	// enforces sessionIdleTimeout itself, writing at most once per
+	// sessionSeenEvery.
 	sm.Cookie.Name = "session"
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode
@@ -136,7 +141,7 @@ func (a *App) parseTemplates() error {
 		if page == "base" {
 			continue
 		}
-		t, err := template.New(page).ParseFS(templateFS, "templates/base.tmpl", n)
+		t, err := template.New(page).Funcs(templateFuncs).ParseFS(templateFS, "templates/base.tmpl", n)
 		if err != nil {
 			return fmt.Errorf("web: template %s: %w", page, err)
 		}
@@ -146,24 +151,35 @@ func (a *App) parseTemplates() error {
 	return nil
 }
 
+// templateFuncs are the helpers templates may call.
+var templateFuncs = template.FuncMap{
+	// sortName is how the sort menu names a catalog order.
+	"sortName": func(s store.CatalogSort) string {
+		return map[store.CatalogSort]string{store.SortNewest: "Newest first", store.SortTitle: "Title",
+			store.SortPriceAsc: "Price, low to high", store.SortPriceDesc: "Price, high to low"}[s]
+	},
+}
+
 // templateData is everything a page may show.
 type templateData struct {
-	User       *sessionUser
-	IsAdmin    bool
-	Flash      string
-	Error      string
-	Form       *form
-	Catalog    template.HTML
-	Books      []store.Book
-	Book       store.Book
-	Purchase   store.Purchase
-	Methods    []string
-	Providers  []store.Provider
-	Orders     []store.Order
-	Users      []store.User
-	StatusText string
-	Message    string
-	MaxCover   string
+	User    *sessionUser
+	IsAdmin bool
+	Flash   string
+	Error   string
+	Form    *form
+	Catalog template.HTML
+	// CatalogView is the catalog's search, sort and page links.
+	CatalogView *catalogView
+	Books       []store.Book
+	Book        store.Book
+	Purchase    store.Purchase
+	Methods     []string
+	Providers   []store.Provider
+	Orders      []store.Order
+	Users       []store.User
+	StatusText  string
+	Message     string
+	MaxCover    string
 }
 
 func (a *App) data(r *http.Request) *templateData {

@@ -49,7 +49,7 @@ func TestFullFlow(t *testing.T) {
 	fmt.Sscan(m[1], &bookID)
 	pid := buyer.buy(bookID, 2)
 	pay := buyer.get(fmt.Sprintf("/payment/%d", pid))
-	if pay.status != 200 || !strings.Contains(pay.body, "39.98") || !strings.Contains(pay.body, "Reserved for 30 minutes.") {
+	if pay.status != 200 || !strings.Contains(pay.body, "39.98") || !strings.Contains(pay.body, "Reserved for you until") {
 		t.Fatalf("payment page: %d %s", pay.status, snippet(pay.body))
 	}
 	r = buyer.post(fmt.Sprintf("/payment/%d", pid), url.Values{"method": {"PayPal"}})
