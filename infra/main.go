@@ -29,7 +29,7 @@ func main() {
 	// Run without the engine, the SDK exits 32 and prints nothing.
 	if os.Getenv("PULUMI_MONITOR") == "" && os.Getenv("PULUMI_PLUGINS") == "" {
 		fmt.Fprintln(os.Stderr, "infra is a Pulumi program, run by the Pulumi engine: "+
-			"use `pulumi preview` or `pulumi up` from the repository root (README, \"Deploy to AWS\").")
+			"use `pulumi preview` or `pulumi up` from the repository root (docs/deploying.md).")
 		os.Exit(2)
 	}
 	pulumi.Run(run)

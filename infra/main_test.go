@@ -1015,7 +1015,7 @@ func TestFleet(t *testing.T) {
 	ud := userData(t, lt)
 	mustContain(t, "fleet user data", ud, "#cloud-config", s.outputs["imageRef"].(string), secret, fs.ID, ap.ID,
 		db.out("address"), logs.out("name"), "/mnt/bookstore", "/app/shared", "owner@example.com", "eu-west-1",
-		// The container's environment (the README's contract) and how it runs.
+		// The container's environment (docs/architecture.md, the contract) and how it runs.
 		"DB_HOST="+db.out("address"), "DB_NAME=bookstore", "DB_SECRET_ARN="+secret, "SHARED_DIR=/app/shared",
 		"restart: always", "driver: awslogs", "amazon-efs-utils", "docker login",
 		// Verified TLS to RDS: the region's CA bundle, fetched at boot, bound read-only.

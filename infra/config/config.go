@@ -34,7 +34,7 @@ type Key struct {
 	Description string
 }
 
-// Keys is every key the program reads, in the order the README lists them.
+// Keys is every key the program reads, in the order docs/configuration.md lists them.
 // Pulumi.yaml must declare exactly these with the same types and defaults
 // (config_test.go checks it).
 var Keys = []Key{

@@ -22,8 +22,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
-// serviceEnv is the service's environment contract (the README's "The
-// contract between the parts"): a compose file may set only these.
+// serviceEnv is the service's environment contract (docs/architecture.md,
+// "The contract between the parts"): a compose file may set only these.
 var serviceEnv = []string{
 	"PORT", "DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SECRET_ARN", "DB_TLS_CA_FILE",
 	"SHARED_DIR", "ADMIN_EMAILS", "LOG_LEVEL", "DRAIN_TIMEOUT", "AWS_REGION",

@@ -1,5 +1,5 @@
 // Command catalogbench measures the catalog, the book page and purchases the
-// way the README reports them: a fresh MariaDB database with -books books
+// way docs/benchmarks.md reports them: a fresh MariaDB database with -books books
 // (bulk-loaded in batches), the real bookstore binary (built with -tags
 // noembedded, as in the container image) as its own process, and for each
 // request kind a closed-loop load of -conns keep-alive connections for
