@@ -116,16 +116,14 @@ func migrateOnce(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
 type withoutFullText struct{ source.Driver }
 
 func (w withoutFullText) ReadUp(version uint) (io.ReadCloser, string, error) {
-	r, id, err := w.Driver.ReadUp(version)
-	if err == nil && strings.HasSuffix(id, "_fulltext") {
-		r.Close()
-		return io.NopCloser(strings.NewReader("SELECT 1")), id, nil
-	}
-	return r, id, err
+	return skipFullText(w.Driver.ReadUp(version))
 }
 
 func (w withoutFullText) ReadDown(version uint) (io.ReadCloser, string, error) {
-	r, id, err := w.Driver.ReadDown(version)
+	return skipFullText(w.Driver.ReadDown(version))
+}
+
+func skipFullText(r io.ReadCloser, id string, err error) (io.ReadCloser, string, error) {
 	if err == nil && strings.HasSuffix(id, "_fulltext") {
 		r.Close()
 		return io.NopCloser(strings.NewReader("SELECT 1")), id, nil
