@@ -52,13 +52,19 @@ func nullable(s string) any {
 func (s *Store) CreateBook(ctx context.Context, sellerID int64, in BookInput) (int64, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	res, err := s.DB.ExecContext(ctx,
-		"INSERT INTO books (seller_id, title, author, description, price_cents, stock, cover, archived, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, FALSE, ?)",
-		sellerID, in.Title, in.Author, in.Description, int64(in.Price), in.Stock, nullable(in.Cover), s.clock())
-	if err != nil {
-		return 0, wrap("create book", err)
-	}
-	id, err := res.LastInsertId()
+	var id int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			"INSERT INTO books (seller_id, title, author, description, price_cents, stock, cover, archived, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, FALSE, ?)",
+			sellerID, in.Title, in.Author, in.Description, int64(in.Price), in.Stock, nullable(in.Cover), s.clock())
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return bumpCatalog(ctx, tx)
+	})
 	return id, wrap("create book", err)
 }
 
@@ -122,7 +128,7 @@ func (s *Store) UpdateBook(ctx context.Context, id, sellerID int64, in BookInput
 		if n == 0 && (now+delta < 0 || now+delta > maxStock && delta > 0) {
 			return &StockChangedError{Now: now}
 		}
-		return nil
+		return bumpCatalog(ctx, tx)
 	})
 	return now, wrap("update book", err)
 }
@@ -133,16 +139,18 @@ func (s *Store) UpdateBook(ctx context.Context, id, sellerID int64, in BookInput
 func (s *Store) ArchiveBook(ctx context.Context, id, sellerID int64) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	res, err := s.DB.ExecContext(ctx, "UPDATE books SET archived = TRUE WHERE id = ? AND seller_id = ? AND archived = FALSE", id, sellerID)
-	if err != nil {
-		return wrap("archive book", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return wrap("archive book", err)
-	} else if n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return wrap("archive book", s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE books SET archived = TRUE WHERE id = ? AND seller_id = ? AND archived = FALSE", id, sellerID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		return bumpCatalog(ctx, tx)
+	}))
 }
 
 // SellerBooks returns sellerID's books on sale, by id.

@@ -130,6 +130,28 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
+// bumpCatalog marks a change to which books are on sale or to their order
+// (a book added, edited or archived), inside the transaction that made it;
+// see CatalogVersion. Purchases and expired reservations change only stock
+// and don't bump it: no row is written by every purchase.
+func bumpCatalog(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, "UPDATE catalog_version SET version = version + 1 WHERE id = 1")
+	return err
+}
+
+// CatalogVersion returns a number that grows with every committed change to
+// which books are on sale or to their order: a book added, edited or
+// archived, never a purchase. A cache of a search's page members compares
+// it to know they are current, in every instance that shares the database;
+// their stock and price it reads again (BooksByID).
+func (s *Store) CatalogVersion(ctx context.Context) (int64, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var v int64
+	err := s.DB.QueryRowContext(ctx, "SELECT version FROM catalog_version WHERE id = 1").Scan(&v)
+	return v, wrap("catalog version", err)
+}
+
 // Ping checks that the database answers, within the store's timeout.
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := s.ctx(ctx)

@@ -42,6 +42,10 @@ type catalogView struct {
 type catalogSnapshot struct {
 	page store.CatalogPage
 	html template.HTML // the book list
+	// A search's members and order as of catalog version, kept while
+	// the version stays (see catalogSnap).
+	version int64
+	ids     []int64
 	// anonPage is the whole page as an anonymous visitor without a flash
 	// message sees it, rendered on first use; anonGzip is it gzipped.
 	anonPage, anonGzip atomic.Pointer[[]byte]
@@ -156,7 +160,15 @@ func (a *App) catalogSnap(ctx context.Context, c catalogRequest) (*catalogSnapsh
 		return &catalogSnapshot{}, nil
 	}
 	return a.catalog.get(ctx, c.key(), func(ctx context.Context, prev *catalogSnapshot) (*catalogSnapshot, error) {
-		p, err := a.store.Catalog(ctx, c.q)
+		var p store.CatalogPage
+		var version int64
+		var ids []int64
+		var err error
+		if len(c.q.Terms) == 0 {
+			p, err = a.store.Catalog(ctx, c.q)
+		} else {
+			version, ids, p, err = a.searchPage(ctx, c.q, prev)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -167,8 +179,41 @@ func (a *App) catalogSnap(ctx context.Context, c catalogRequest) (*catalogSnapsh
 		if err != nil {
 			return nil, err
 		}
-		return &catalogSnapshot{page: p, html: html}, nil
+		return &catalogSnapshot{page: p, html: html, version: version, ids: ids}, nil
 	})
+}
+
+// searchPage reads a page of search results in two parts. Which books match
+// and their order change only when a seller adds, edits or archives a book,
+// which bumps the catalog version; finding them costs a FULLTEXT search and
+// a sort of every match (tens of ms for a common word among 100,000
+// books), so they are kept while the version stays. Their stock and price
+// change with every purchase, which doesn't bump it, so they are read again
+// every time, by id. Both reads start after the request arrived (the
+// version first), so the page is never older than the request.
+func (a *App) searchPage(ctx context.Context, q store.CatalogQuery, prev *catalogSnapshot) (version int64, ids []int64, p store.CatalogPage, err error) {
+	if version, err = a.store.CatalogVersion(ctx); err != nil {
+		return 0, nil, p, err
+	}
+	if prev != nil && prev.version == version && prev.ids != nil {
+		ids, p.HasPrev, p.HasNext = prev.ids, prev.page.HasPrev, prev.page.HasNext
+	} else {
+		q.IDsOnly = true
+		m, err := a.store.Catalog(ctx, q)
+		if err != nil {
+			return 0, nil, p, err
+		}
+		ids, p.HasPrev, p.HasNext = make([]int64, 0, len(m.Books)), m.HasPrev, m.HasNext
+		for _, b := range m.Books {
+			ids = append(ids, b.ID)
+		}
+	}
+	if len(ids) > 0 {
+		if p.Books, err = a.store.BooksByID(ctx, ids); err != nil {
+			return 0, nil, p, err
+		}
+	}
+	return version, ids, p, nil
 }
 
 // catalogPage shows one page of the books on sale, searched and sorted as

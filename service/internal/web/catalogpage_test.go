@@ -329,6 +329,27 @@ func TestCatalogPagesFreshAfterPurchaseElsewhere(t *testing.T) {
 		}
 		buyer.buy(book, 1)
 	}
+	// A search's members follow edits, additions and archiving at once.
+	seller := e.client(1)
+	seller.logIn("seller@example.com")
+	if r := seller.multipart(fmt.Sprintf("/book/edit_book/%d", book), map[string]string{"title": "Renamed", "author": "A",
+		"price": "5", "stock": "6", "stock_shown": "6"}, "", nil); r.status != 303 {
+		t.Fatalf("edit: %d %s", r.status, snippet(r.body))
+	}
+	if ids, _, _ := reader.page("/book/catalog?q=watched"); len(ids) != 0 {
+		t.Errorf("?q=watched still lists the renamed book: %v", ids)
+	}
+	if ids, _, _ := reader.page("/book/catalog?q=renamed"); !slices.Equal(ids, []int64{book}) {
+		t.Errorf("?q=renamed: %v, want [%d]", ids, book)
+	}
+	added := e.book(sid, "Renamed Too", bookIn(1, 1))
+	if ids, _, _ := reader.page("/book/catalog?q=renamed"); !slices.Equal(ids, []int64{added, book}) {
+		t.Errorf("?q=renamed after an addition: %v, want [%d %d]", ids, added, book)
+	}
+	seller.post(fmt.Sprintf("/book/delete_book/%d", added), nil)
+	if ids, _, _ := reader.page("/book/catalog?q=renamed"); !slices.Equal(ids, []int64{book}) {
+		t.Errorf("?q=renamed after archiving: %v, want [%d]", ids, book)
+	}
 }
 
 // Signed-in pages and purchases don't write the session: its row stays as
