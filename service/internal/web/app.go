@@ -120,8 +120,8 @@ func New(o Options) (*App, error) {
 	a.plain = newSessionManager(o.Sessions, false, a.sessionError)
 	a.secure = newSessionManager(o.Sessions, true, a.sessionError)
 	a.metrics = newMetrics(o.Store.DB)
-	a.catalog = newFreshCache[*catalogSnapshot]()
-	a.books = newFreshCache[store.Book]()
+	a.catalog = newFreshCache[*catalogSnapshot](512)
+	a.books = newFreshCache[store.Book](4096)
 	a.bufs.New = func() any { return new(bytes.Buffer) }
 	return a, nil
 }

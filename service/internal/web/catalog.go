@@ -48,12 +48,11 @@ type freshRead[T any] struct {
 // 1 ms to a request.
 const defaultMinGap = time.Millisecond
 
-// maxFreshKeys bounds the keys a cache remembers (search queries and deep
-// pages are many; each costs a few KB).
-const maxFreshKeys = 2048
-
-func newFreshCache[T any]() *freshCache[T] {
-	return &freshCache[T]{minGap: defaultMinGap, max: maxFreshKeys, entries: map[string]*freshEntry[T]{}}
+// newFreshCache returns a cache that remembers at most max keys: search
+// queries and deep pages are many, and a catalog page kept with its
+// rendering and gzipped copy costs about 20 KB (512 pages: about 10 MB).
+func newFreshCache[T any](max int) *freshCache[T] {
+	return &freshCache[T]{minGap: defaultMinGap, max: max, entries: map[string]*freshEntry[T]{}}
 }
 
 // get returns key's value as read by load after the call began, or load's
