@@ -144,7 +144,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		Service: svc, AMI: ami, InstanceType: cfg.InstanceType,
 		ManagerSubnetID: net.PublicSubnets[0], WorkerSubnetIDs: net.PrivateSubnetIDs,
 		SecurityGroupID: net.SwarmSG, TargetGroupArn: front.SwarmTarget.Arn,
-		Replicas: cfg.SwarmReplicas, Workers: cfg.SwarmWorkers,
+		Replicas: cfg.SwarmReplicas, Workers: cfg.SwarmWorkers, VPCCIDR: net.CIDR,
 		DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
 		DependsOn: files.MountTargets, NamePrefix: prefix, Tags: tags,
 	})
