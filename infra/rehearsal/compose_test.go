@@ -1,8 +1,6 @@
 package rehearsal
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -11,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bookstore-aws/bookstore/internal/containertest"
 )
 
 // monolithApp runs the rendered compose-monolith.yaml on the shared Docker
@@ -21,11 +21,7 @@ type monolithApp struct {
 	dir     string // the project directory: compose.yaml and its env files
 }
 
-func runName(prefix string) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
+func runName(prefix string) string { return prefix + containertest.RandomHex(4) }
 
 func (a *monolithApp) compose(t *testing.T, args ...string) (string, error) {
 	t.Helper()

@@ -1,31 +1,29 @@
 package rehearsal
 
 import (
-	"os"
+	"fmt"
 	"os/exec"
 	"testing"
+
+	"github.com/bookstore-aws/bookstore/infra/userdata"
+	"github.com/bookstore-aws/bookstore/internal/containertest"
 )
 
-// TEMPORARY until the shared rehearsal scaffolding (branch fleet9) lands:
-// skip/strict and the image come from there.
-
+// requireTools skips t (fails it under BOOKSTORE_TEST_STRICT=1) when one of
+// the Debian commands names is not on PATH.
 func requireTools(t *testing.T, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("BOOKSTORE_TEST_STRICT") == "1" {
-				t.Fatalf("%s not found; BOOKSTORE_TEST_STRICT=1 makes this a failure", n)
-			}
-			t.Skipf("%s not found", n)
+			containertest.Missing(t, fmt.Sprintf("%s not found: apt-get install %s (Debian 12); .ci/run installs it", n, n))
 		}
 	}
 }
 
+// requireMonolithApp needs Docker with the Compose version the monolith
+// pins, and the service image built and loaded into Docker.
 func requireMonolithApp(t *testing.T) *monolithApp {
 	t.Helper()
-	requireTools(t, "docker")
-	if err := exec.Command("docker", "compose", "version").Run(); err != nil {
-		t.Skip("docker compose: ", err)
-	}
-	return &monolithApp{image: "localhost/swarm10-bookstore:dev"}
+	containertest.NeedDocker(t, userdata.ComposeVersion)
+	return &monolithApp{image: rehearsalImage(t)}
 }
