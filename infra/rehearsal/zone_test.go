@@ -27,7 +27,9 @@ func zoneServer(t *testing.T, zone string, nameServers []string) string {
 			return
 		}
 		m.Authoritative = true
-		hdr := func(t uint16) dns.RR_Header { return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: 60} }
+		hdr := func(t uint16) dns.RR_Header {
+			return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: 60}
+		}
 		switch q.Question[0].Qtype {
 		case dns.TypeA:
 			m.Answer = append(m.Answer, &dns.A{Hdr: hdr(dns.TypeA), A: net.IPv4(127, 0, 0, 1)})
