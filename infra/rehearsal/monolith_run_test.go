@@ -107,6 +107,7 @@ func filesUnder(t *testing.T, dir string) string {
 }
 
 func TestRehearsalMonolith(t *testing.T) {
+	t.Parallel()
 	requireTools(t, "nginx", "certbot")
 	app := requireMonolithApp(t)
 	root := t.TempDir()
