@@ -171,7 +171,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 			Service: svc, AMI: ami, InstanceType: cfg.InstanceType,
 			ManagerSubnetID: net.PublicSubnets[0], WorkerSubnetIDs: net.PrivateSubnetIDs,
 			SecurityGroupID: net.SwarmSG, TargetGroupArn: front.SwarmTarget.Arn,
-			Replicas: cfg.SwarmReplicas, Workers: cfg.SwarmWorkers,
+			Replicas: cfg.SwarmReplicas, Workers: cfg.SwarmWorkers, VPCCIDR: net.CIDR,
 			DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
 			// The manager boots in a public subnet, workers in private ones.
 			DependsOn:  slices.Concat(files.MountTargets, net.PublicRouting, net.PrivateRouting),

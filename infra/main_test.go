@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -1325,6 +1326,37 @@ func noDigest(t *testing.T, what, doc string, s *stack) {
 	if ref := s.outputs["imageRef"].(string); strings.Contains(doc, ref) || regexp.MustCompile(`sha256:[0-9a-f]{64}`).MatchString(doc) {
 		t.Errorf("%s holds an image digest: every deploy would replace the host", what)
 	}
+}
+
+// The swarm's overlays get addresses outside the VPC the stack declared (the
+// VPC resource's own cidrBlock, not a second copy of it) and outside
+// Docker's bridges: Swarm's default pool, 10.0.0.0/8, holds the VPC and its
+// resolver, and tasks could not resolve RDS (moby/moby#27399). Every subnet
+// the stack declares lies inside that cidrBlock, so it is covered too.
+func TestSwarmAddressPoolOutsideTheVPC(t *testing.T) {
+	s := mustRun(t, nil)
+	vpc := netip.MustParsePrefix(s.one(t, tVPC, "bookstore").in("cidrBlock").(string))
+	ud := userData(t, s.one(t, tInstance, "bookstore-swarm-manager"))
+	m := regexp.MustCompile(`(?m)^\s*SWARM_ADDR_POOL='([^']*)'$`).FindStringSubmatch(ud)
+	if m == nil {
+		t.Fatal("the manager's boot.env has no SWARM_ADDR_POOL: `docker swarm init` would take overlays from 10.0.0.0/8, over the VPC")
+	}
+	pool, err := netip.ParsePrefix(m[1])
+	if err != nil {
+		t.Fatalf("SWARM_ADDR_POOL %q: %v", m[1], err)
+	}
+	for _, taken := range []netip.Prefix{vpc, netip.MustParsePrefix("172.17.0.0/16"), netip.MustParsePrefix("172.18.0.0/16")} {
+		if pool.Overlaps(taken) {
+			t.Errorf("the swarm's address pool %s overlaps %s", pool, taken)
+		}
+	}
+	for _, sub := range s.all(tSubnet) {
+		if c := netip.MustParsePrefix(sub.in("cidrBlock").(string)); !vpc.Contains(c.Addr()) || c.Overlaps(pool) {
+			t.Errorf("subnet %s %s: outside the VPC %s or inside the pool %s", sub.Name, c, vpc, pool)
+		}
+	}
+	mustContain(t, "manager user data", ud, `--default-addr-pool "${SWARM_ADDR_POOL}"`, "SWARM_ADDR_POOL_MASK_LENGTH='24'",
+		"SWARM_ENDPOINT_MODE='vip'", "SWARM_PUBLISH='ingress'", "SWARM_LOG_DRIVER='awslogs'")
 }
 
 // The point of the image parameter: a deploy that only pushes a new image

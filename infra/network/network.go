@@ -33,6 +33,7 @@ type Network struct {
 	pulumi.ResourceState
 
 	VpcID            pulumi.IDOutput
+	CIDR             string                   // the VPC's IPv4 range, as declared; the Swarm's address pool is chosen outside it
 	AZs              []string                 // zone names, in subnet order
 	PublicSubnetIDs  pulumi.StringArrayOutput // one per AZ, dual-stack
 	PrivateSubnetIDs pulumi.StringArrayOutput // one per AZ, IPv4, egress through NAT
@@ -88,8 +89,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	n.AZs = zones.Names[:args.AZCount]
 
+	n.CIDR = VPCCIDR
 	vpc, err := ec2.NewVpc(ctx, name, &ec2.VpcArgs{
-		CidrBlock:                    pulumi.String(VPCCIDR),
+		CidrBlock:                    pulumi.String(n.CIDR),
 		EnableDnsSupport:             pulumi.Bool(true), // RDS and EFS endpoints are DNS names
 		EnableDnsHostnames:           pulumi.Bool(true),
 		AssignGeneratedIpv6CidrBlock: pulumi.Bool(true), // a dual-stack ALB, so AAAA records work

@@ -51,6 +51,7 @@ type Args struct {
 	TargetGroupArn  pulumi.StringInput      // the ALB's swarm target group
 	Replicas        int                     // docker service replicas
 	Workers         int                     // worker instances; 0 for none
+	VPCCIDR         string                  // the VPC's IPv4 range (network.Network.CIDR): overlays get addresses outside it
 
 	DNSSuffix        string // for the instance roles' trust
 	LogRetentionDays int
@@ -140,6 +141,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return userdata.RenderSwarmManager(userdata.SwarmManager{
 				Service: svc, EFS: efs, Replicas: args.Replicas,
 				JoinTokenParameter: extra[0], ImageParameter: extra[1], Repository: extra[2],
+				VPCCIDR: args.VPCCIDR,
 			})
 		})
 	manager, err := ec2.NewInstance(ctx, name+"-manager", &ec2.InstanceArgs{

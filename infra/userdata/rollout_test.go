@@ -130,9 +130,14 @@ func TestSwarmRollout(t *testing.T) {
 	if !strings.Contains(journal, "logger -t bookstore-rollout -p user.notice -- rolling bookstore from") {
 		t.Errorf("the rollout is not in the journal under bookstore-rollout: %q", journal)
 	}
+	// The UpdateStatus.State values are the ones Docker Engine 20.10 printed
+	// in TestRehearsalSwarm (infra/rehearsal): "updating", "completed",
+	// "rollback_started", "rollback_completed".
+	h.set("state", "updating")
 	if _, err := h.run(); err != nil || strings.Contains(h.read("docker.log"), "service update") {
-		t.Errorf("second run after the update: err %v, docker %q; want nothing done", err, h.read("docker.log"))
+		t.Errorf("second run, update in progress: err %v, docker %q; want nothing done", err, h.read("docker.log"))
 	}
+	h.set("state", "completed")
 
 	// Swarm rolled the new image back: not retried, reported once.
 	third := testRepo + "@sha256:" + strings.Repeat("c", 64)
@@ -141,10 +146,10 @@ func TestSwarmRollout(t *testing.T) {
 		t.Fatalf("third image: err %v, docker %q", err, h.read("docker.log"))
 	}
 	h.set("image", next)
-	h.set("state", "rollback_completed")
-	// Run 2: a later update (the credentials' forwarding) cleared Swarm's
-	// rollback status; the rejected image is still not retried.
-	for i, state := range []string{"rollback_completed", "rollback_completed", ""} {
+	// Run 0 lands while Swarm is still rolling back; run 2: a later update
+	// (the credentials' forwarding) cleared Swarm's rollback status; the
+	// rejected image is still not retried.
+	for i, state := range []string{"rollback_started", "rollback_completed", ""} {
 		h.set("state", state)
 		journal, err := h.run()
 		if err != nil || strings.Contains(h.read("docker.log"), "--image") {

@@ -17,6 +17,7 @@
 package userdata
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 )
@@ -69,6 +70,14 @@ type SwarmManager struct {
 	JoinTokenParameter string // SSM parameter (SecureString) the manager writes the worker join token to
 	ImageParameter     string // SSM parameter (String) holding the image to run, "<Repository>@sha256:<64 hex>"
 	Repository         string // the ECR repository URL "<account>.dkr.ecr.<region>.amazonaws.com/<repo>"; only its images are run
+	VPCCIDR            string // the VPC's IPv4 range (infra/network); the swarm's address pool is chosen disjoint from it (SwarmAddressPool)
+
+	// How the service is reached. The zero values are what AWS gets; the
+	// local rehearsal, on a kernel without IPVS, sets the other ones.
+	EndpointMode string // "" or "vip": a virtual IP, needs IPVS; "dnsrr": tasks.<service> lists the tasks' addresses
+	Publish      string // "" or "ingress": port ServicePort on every node through the routing mesh (IPVS); "none": not published
+	Network      string // "" for none; an overlay network the service joins, created attachable, so a proxy can reach the tasks
+	LogDriver    string // "" or "awslogs": CloudWatch Logs (LogGroup); "json-file": on the node, where no AWS credentials exist
 }
 
 // SwarmWorker is the input for an instance of the optional Swarm worker ASG.
@@ -275,11 +284,19 @@ func RenderSwarmManager(p SwarmManager) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	pool, err := SwarmAddressPool(p.VPCCIDR)
+	if err != nil {
+		return "", fieldErr("VPCCIDR", "%v", err)
+	}
+	reach, err := p.reach()
+	if err != nil {
+		return "", err
+	}
 	env, err := envFile(p.Service.appEnv(logLevel))
 	if err != nil {
 		return "", err
 	}
-	boot, err := bootEnv([]kv{
+	boot, err := bootEnv(append([]kv{
 		{"IMAGE_PARAMETER", p.ImageParameter},
 		{"IMAGE_REPOSITORY", p.Repository},
 		{"ECR_REGISTRY", registry},
@@ -293,7 +310,9 @@ func RenderSwarmManager(p SwarmManager) (string, error) {
 		{"LOG_GROUP", p.Service.LogGroup},
 		{"SERVICE_NAME", ServiceName},
 		{"SWARM_LOCK", SwarmLock},
-	})
+		{"SWARM_ADDR_POOL", pool},
+		{"SWARM_ADDR_POOL_MASK_LENGTH", strconv.Itoa(SwarmPoolMaskLength)},
+	}, reach...))
 	if err != nil {
 		return "", err
 	}
@@ -315,6 +334,36 @@ func RenderSwarmManager(p SwarmManager) (string, error) {
 		},
 		Run: binDir + "/swarm-manager-boot.sh",
 	})
+}
+
+// reach checks the manager's endpoint, publish, network and log settings and
+// returns them as boot.env lines, defaults filled in.
+func (p SwarmManager) reach() ([]kv, error) {
+	endpoint, publish, logDriver := cmp.Or(p.EndpointMode, "vip"), cmp.Or(p.Publish, "ingress"), cmp.Or(p.LogDriver, "awslogs")
+	if endpoint != "vip" && endpoint != "dnsrr" {
+		return nil, fieldErr("EndpointMode", "%q is not vip or dnsrr", clip(endpoint))
+	}
+	if publish != "ingress" && publish != "none" {
+		return nil, fieldErr("Publish", "%q is not ingress or none", clip(publish))
+	}
+	// Docker refuses it: the routing mesh forwards to the service's VIP.
+	if endpoint == "dnsrr" && publish == "ingress" {
+		return nil, fieldErr("Publish", "ingress needs EndpointMode vip (the routing mesh forwards to the virtual IP); with dnsrr use none and a proxy on Network")
+	}
+	if p.Network != "" {
+		if err := checkPattern("Network", p.Network, dockerNameRE, "a Docker network name (1-64 of a-z A-Z 0-9 _ . -, a letter or digit first)"); err != nil {
+			return nil, err
+		}
+	}
+	if logDriver != "awslogs" && logDriver != "json-file" {
+		return nil, fieldErr("LogDriver", "%q is not awslogs or json-file", clip(logDriver))
+	}
+	return []kv{
+		{"SWARM_ENDPOINT_MODE", endpoint},
+		{"SWARM_PUBLISH", publish},
+		{"SWARM_NETWORK", p.Network},
+		{"SWARM_LOG_DRIVER", logDriver},
+	}, nil
 }
 
 // RenderSwarmWorker returns the cloud-config for a Swarm worker: docker, EFS

@@ -55,7 +55,7 @@ func managerService() Service {
 
 func validManager() SwarmManager {
 	return SwarmManager{Service: managerService(), EFS: validEFS(), Replicas: 5, JoinTokenParameter: testParam,
-		ImageParameter: testImageParam, Repository: testRepo}
+		ImageParameter: testImageParam, Repository: testRepo, VPCCIDR: "10.0.0.0/16"}
 }
 
 func validWorker() SwarmWorker {
@@ -457,6 +457,14 @@ func TestRenderSwarmManager(t *testing.T) {
 	eq(t, "REGION", vars["REGION"], "eu-west-1")
 	eq(t, "SERVICE_NAME", vars["SERVICE_NAME"], "bookstore")
 	eq(t, "RDS_CA_URL", vars["RDS_CA_URL"], euWest1Bundle)
+	// What AWS gets when nothing says otherwise: a VIP behind the routing mesh,
+	// CloudWatch Logs, overlays outside the VPC.
+	eq(t, "SWARM_ENDPOINT_MODE", vars["SWARM_ENDPOINT_MODE"], "vip")
+	eq(t, "SWARM_PUBLISH", vars["SWARM_PUBLISH"], "ingress")
+	eq(t, "SWARM_NETWORK", vars["SWARM_NETWORK"], "")
+	eq(t, "SWARM_LOG_DRIVER", vars["SWARM_LOG_DRIVER"], "awslogs")
+	eq(t, "SWARM_ADDR_POOL", vars["SWARM_ADDR_POOL"], "10.200.0.0/16")
+	eq(t, "SWARM_ADDR_POOL_MASK_LENGTH", vars["SWARM_ADDR_POOL_MASK_LENGTH"], "24")
 	checkAppEnv(t, p, validService())
 	checkRDSCA(t, p, "/opt/bookstore/bin/swarm-manager-boot.sh", `docker service create`)
 	noTagNoSecret(t, p)
@@ -475,13 +483,15 @@ func TestRenderSwarmManager(t *testing.T) {
 		`docker service inspect "${SERVICE_NAME}"`,
 		`--with-registry-auth`,
 		`--replicas "${REPLICAS}"`,
-		`--publish published=5000,target=5000`,
+		`--publish 'published=5000,target=5000'`,
 		`--env-file "${BOOKSTORE_DIR}/app.env"`,
 		`--mount "type=bind,source=${EFS_MOUNT},target=/app/shared"`,
 		`ca_mount="type=bind,source=${BOOKSTORE_DIR}/rds-ca.pem,target=/etc/bookstore/rds-ca.pem,readonly"`,
 		`--mount "${ca_mount}"`,
 		`--mount-add "${ca_mount}"`,
-		`--log-driver awslogs`,
+		`--log-driver "${SWARM_LOG_DRIVER}"`,
+		`--default-addr-pool "${SWARM_ADDR_POOL}"`,
+		`--endpoint-mode "${SWARM_ENDPOINT_MODE}"`,
 		`--update-order start-first`,
 		`--update-failure-action rollback`,
 		`--rollback-parallelism 1`,

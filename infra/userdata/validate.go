@@ -52,6 +52,8 @@ var (
 	// A narrower local part than RFC 5322 allows: these addresses travel in
 	// env files, which have no escaping at all.
 	emailLocalRE = regexp.MustCompile(`^[A-Za-z0-9._%+-]{1,64}$`)
+	// Docker network name as the engine accepts it (daemon/names: [a-zA-Z0-9][a-zA-Z0-9_.-]).
+	dockerNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 	hostLabelRE  = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 )
 

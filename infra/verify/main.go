@@ -17,6 +17,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -75,6 +76,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	interval := fs.Duration("interval", 15*time.Second, "time between runs with --wait")
 	timeout := fs.Duration("timeout", 5*time.Second, "limit for each query, handshake or request")
 	resolvers := fs.String("resolver", "", "recursive resolvers to use, `host[:port],...`; default: /etc/resolv.conf")
+	parents := fs.String("parent-server", "", "the parent zone's authoritative servers, `host[:port],...`; default: found through the resolvers")
+	roots := fs.String("roots", "", "trust only the CA certificates in this PEM `file` (e.g. a test CA's root); default: the system's roots")
+	dnsPort := fs.Int("dns-port", 53, "`port` of the authoritative name servers the checks look up")
+	httpPort := fs.Int("http-port", 80, "`port` the redirect check dials on every name")
+	httpsPort := fs.Int("https-port", 443, "`port` the TLS and health checks dial on every name")
 
 	fail := func(key, msg string) int {
 		fmt.Fprintf(stderr, "verify: %s\n", msg)
@@ -102,17 +108,45 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case *timeout <= 0:
 		return fail("", "--timeout must be positive")
 	}
+	for name, port := range map[string]int{"dns-port": *dnsPort, "http-port": *httpPort, "https-port": *httpsPort} {
+		if port < 1 || port > 65535 {
+			return fail("", fmt.Sprintf("--%s %d is not a port (1-65535)", name, port))
+		}
+	}
 
 	opts := base
 	if set["timeout"] || opts.Timeout == 0 {
 		opts.Timeout = *timeout
 	}
 	if set["resolver"] {
-		rs, err := parseResolvers(*resolvers)
+		rs, err := parseResolvers("--resolver", *resolvers)
 		if err != nil {
 			return fail("", err.Error())
 		}
 		opts.Resolvers = rs
+	}
+	if set["parent-server"] {
+		ps, err := parseResolvers("--parent-server", *parents)
+		if err != nil {
+			return fail("", err.Error())
+		}
+		opts.ParentServers = ps
+	}
+	if set["roots"] {
+		pool, err := readRoots(*roots)
+		if err != nil {
+			return fail("", err.Error())
+		}
+		opts.Roots = pool
+	}
+	if set["dns-port"] || opts.DNSPort == 0 {
+		opts.DNSPort = *dnsPort
+	}
+	if set["http-port"] || opts.HTTPPort == 0 {
+		opts.HTTPPort = *httpPort
+	}
+	if set["https-port"] || opts.HTTPSPort == 0 {
+		opts.HTTPSPort = *httpsPort
 	}
 
 	in, closeIn, err := input(*file, stdin)
@@ -178,9 +212,23 @@ func input(name string, stdin io.Reader) (io.Reader, func(), error) {
 	return stdin, func() {}, nil
 }
 
-// parseResolvers reads "host[:port],..." into host:port addresses, port 53
-// by default.
-func parseResolvers(s string) ([]string, error) {
+// readRoots reads a PEM file of CA certificates (RFC 7468) into a pool.
+// Errors: the file can't be read, or holds no certificate.
+func readRoots(name string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("--roots: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("--roots %s: no PEM certificate in it", name)
+	}
+	return pool, nil
+}
+
+// parseResolvers reads flag's value s, "host[:port],...", into host:port
+// addresses, port 53 by default.
+func parseResolvers(flag, s string) ([]string, error) {
 	var out []string
 	for r := range strings.SplitSeq(s, ",") {
 		r = strings.TrimSpace(r)
@@ -192,12 +240,12 @@ func parseResolvers(s string) ([]string, error) {
 			host, port = strings.Trim(r, "[]"), "53"
 		}
 		if net.ParseIP(host) == nil {
-			return nil, fmt.Errorf("--resolver %q: %q is not an IP address", s, host)
+			return nil, fmt.Errorf("%s %q: %q is not an IP address", flag, s, host)
 		}
 		out = append(out, net.JoinHostPort(host, port))
 	}
 	if len(out) == 0 {
-		return nil, errors.New("--resolver: no address given")
+		return nil, errors.New(flag + ": no address given")
 	}
 	return out, nil
 }

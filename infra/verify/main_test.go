@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -83,6 +84,12 @@ func TestBadFlagsAreExit2(t *testing.T) {
 		{"--timeout", "0"},
 		{"--resolver", "dns.google"},
 		{"--resolver", ","},
+		{"--parent-server", "ns1.example.net"},
+		{"--roots", filepath.Join(t.TempDir(), "absent.pem")},
+		{"--roots", "main.go"}, // no certificate in it
+		{"--https-port", "0"},
+		{"--http-port", "65536"},
+		{"--dns-port", "-1"},
 		{"-f", filepath.Join(t.TempDir(), "absent.json")},
 	} {
 		r := runCmd(t, w.Options(), good, args...)
@@ -96,7 +103,7 @@ func TestBadFlagsAreExit2(t *testing.T) {
 }
 
 func TestParseResolvers(t *testing.T) {
-	got, err := parseResolvers("1.1.1.1, [2606:4700:4700::1111]:53,127.0.0.1:5353,::1")
+	got, err := parseResolvers("--resolver", "1.1.1.1, [2606:4700:4700::1111]:53,127.0.0.1:5353,::1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +121,28 @@ func TestAllPassIsExit0(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, "28 checks: 28 pass, 0 pending, 0 fail: PASS") || !strings.HasPrefix(r.stdout, "Deployment of example.com\n") {
 		t.Errorf("stdout:\n%s", r.stdout)
+	}
+}
+
+// Everything the tests inject has a flag, so a rehearsal (a test CA, DNS and
+// web servers on high ports) runs the command as a person would: the same
+// world passes with flags alone, and fails without --roots.
+func TestFlagsReachEveryServer(t *testing.T) {
+	w := vt.NewWorld(t)
+	roots := filepath.Join(t.TempDir(), "root.pem")
+	if err := os.WriteFile(roots, w.CA.RootPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := check.Options{Now: w.Options().Now, Timeout: w.Options().Timeout}
+	args := []string{
+		"--resolver", w.Resolver.Addr, "--parent-server", w.Parent.Addr,
+		"--dns-port", strconv.Itoa(w.Zone.Port), "--http-port", strconv.Itoa(w.Web.HTTPPort), "--https-port", strconv.Itoa(w.Web.HTTPSPort),
+	}
+	if r := runCmd(t, base, string(w.JSON(t)), append(args, "--roots", roots)...); r.code != exitPass {
+		t.Errorf("with flags only: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCmd(t, base, string(w.JSON(t)), args...); r.code != exitFail || !strings.Contains(r.stdout, "certificate") {
+		t.Errorf("without --roots (the system's roots): exit %d, want 1 with the TLS rows failing\n%s", r.code, r.stdout)
 	}
 }
 

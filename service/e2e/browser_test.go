@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookstore-aws/bookstore/internal/containertest"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
@@ -29,7 +30,7 @@ func findChromium(t testing.TB) string {
 			return p
 		}
 	}
-	missing(t, "chromium not installed: apt-get install chromium (Debian's package), or run .ci/run")
+	containertest.Missing(t, "chromium not installed: apt-get install chromium (Debian's package), or run .ci/run")
 	return ""
 }
 
@@ -281,7 +282,7 @@ func TestBrowserFlow(t *testing.T) {
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
 	defer cancelBrowser()
 	if err := chromedp.Do(browserCtx); err != nil { // starts the browser, with no deadline
-		missing(t, fmt.Sprintf("chromium at %s does not start: %v", chromium, err))
+		containertest.Missing(t, fmt.Sprintf("chromium at %s does not start: %v", chromium, err))
 	}
 	deadline, cancel := context.WithTimeout(browserCtx, 4*time.Minute)
 	defer cancel()
@@ -298,7 +299,7 @@ func TestBrowserFlow(t *testing.T) {
 	}
 	var log requestLog
 
-	id := randomHex(4)
+	id := containertest.RandomHex(4)
 	const password = "browser correct horse battery"
 	title := "Browser Book " + id
 	coverPath := filepath.Join(t.TempDir(), "cover.png")

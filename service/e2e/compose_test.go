@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookstore-aws/bookstore/internal/containertest"
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 
@@ -41,7 +42,7 @@ var serviceEnv = func() []string {
 // env as the only environment: neither the OS's nor a .env file leaks in.
 func loadCompose(t *testing.T, env ...string) (*types.Project, error) {
 	t.Helper()
-	root := repoRoot(t)
+	root := containertest.RepoRoot(t)
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
 		cli.WithWorkingDirectory(root), cli.WithEnv(env))
 	if err != nil {
@@ -51,7 +52,7 @@ func loadCompose(t *testing.T, env ...string) (*types.Project, error) {
 }
 
 func TestComposeFile(t *testing.T) {
-	password := randomHex(12)
+	password := containertest.RandomHex(12)
 	p, err := loadCompose(t, "MYSQL_PASSWORD="+password)
 	if err != nil {
 		t.Fatalf("docker-compose.yml does not load: %v", err)
@@ -80,7 +81,7 @@ func TestComposeFile(t *testing.T) {
 	}
 
 	// The app: built from the root Dockerfile, started once the database is healthy.
-	if app.Build == nil || filepath.Clean(app.Build.Context) != repoRoot(t) || app.Build.Dockerfile != "Dockerfile" {
+	if app.Build == nil || filepath.Clean(app.Build.Context) != containertest.RepoRoot(t) || app.Build.Dockerfile != "Dockerfile" {
 		t.Errorf("app build %+v, want the root Dockerfile", app.Build)
 	}
 	if dep, ok := app.DependsOn["db"]; !ok || dep.Condition != types.ServiceConditionHealthy {
@@ -156,7 +157,7 @@ func TestComposeNeedsPassword(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "MYSQL_PASSWORD") {
 		t.Fatalf("loading docker-compose.yml without MYSQL_PASSWORD: err = %v, want an error naming MYSQL_PASSWORD", err)
 	}
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "docker-compose.yml"))
+	raw, err := os.ReadFile(filepath.Join(containertest.RepoRoot(t), "docker-compose.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +192,7 @@ func TestComposeEnvIsReadByService(t *testing.T) {
 // Go files (this package aside).
 func serviceStringLiterals(t *testing.T) map[string]bool {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "service")
+	dir := filepath.Join(containertest.RepoRoot(t), "service")
 	out := map[string]bool{}
 	fset := token.NewFileSet()
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -254,11 +255,11 @@ func hasNamedVolume(p *types.Project, s types.ServiceConfig, target string) bool
 func TestComposeDBHealthcheck(t *testing.T) {
 	raw := os.Getenv("BOOKSTORE_TEST_DATABASE_URL")
 	if raw == "" {
-		missing(t, "BOOKSTORE_TEST_DATABASE_URL is not set: the health check needs a MariaDB/MySQL to ask (run .ci/run)")
+		containertest.Missing(t, "BOOKSTORE_TEST_DATABASE_URL is not set: the health check needs a MariaDB/MySQL to ask (run .ci/run)")
 	}
 	mysqlClient, err := exec.LookPath("mysql")
 	if err != nil {
-		missing(t, "no mysql client: apt-get install mariadb-client (or run .ci/run)")
+		containertest.Missing(t, "no mysql client: apt-get install mariadb-client (or run .ci/run)")
 	}
 	db, err := parseTestDB(raw)
 	if err != nil {

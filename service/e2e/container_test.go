@@ -14,16 +14,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bookstore-aws/bookstore/internal/containertest"
 )
 
 // maxImageBytes is the image budget of issue 4 (decimal MB, as registries count).
 const maxImageBytes = 30_000_000
 
 func TestImage(t *testing.T) {
-	buildImage(t)
-	t.Logf("podman build: %s", buildTook.Round(time.Second))
-	img := inspectImage(t, imageRef)
-	t.Logf("image %s: %d bytes (%.1f MB)", imageRef, img.Size, float64(img.Size)/1e6)
+	took := containertest.BuildImage(t)
+	t.Logf("podman build: %s", took.Round(time.Second))
+	img := inspectImage(t, containertest.ImageRef)
+	t.Logf("image %s: %d bytes (%.1f MB)", containertest.ImageRef, img.Size, float64(img.Size)/1e6)
 	if img.Size <= 0 || img.Size >= maxImageBytes {
 		t.Errorf("image size %d bytes, want under %d", img.Size, maxImageBytes)
 	}
@@ -50,7 +52,7 @@ func TestImage(t *testing.T) {
 func TestContainerFlow(t *testing.T) {
 	c := sharedStore(t)
 	cover := coverPNG(t)
-	id := randomHex(4)
+	id := containertest.RandomHex(4)
 	const password = "e2e correct horse battery"
 
 	seller := newUser(t, c.URL)
@@ -163,7 +165,7 @@ func checkCoverServed(t *testing.T, u *user, c *container, cover []byte, pages .
 
 	// Read the volume as a tar stream: it works for rootless podman too, where
 	// the files belong to a mapped uid the caller cannot read.
-	archive, err := podman(context.Background(), "volume", "export", c.Volume)
+	archive, err := containertest.Podman(context.Background(), "volume", "export", c.Volume)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +206,7 @@ func TestContainerOpsEndpoints(t *testing.T) {
 // image has no shell for `podman exec id`).
 func TestContainerRunsAsNonRoot(t *testing.T) {
 	c := sharedStore(t)
-	out, err := podman(context.Background(), "top", c.ID, "user", "group", "huser", "hgroup", "args")
+	out, err := containertest.Podman(context.Background(), "top", c.ID, "user", "group", "huser", "hgroup", "args")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,15 +235,15 @@ func TestContainerRunsAsNonRoot(t *testing.T) {
 func TestContainerHealthcheck(t *testing.T) {
 	c := sharedStore(t)
 	ctx := context.Background()
-	if _, err := podman(ctx, "healthcheck", "run", c.ID); err != nil {
+	if _, err := containertest.Podman(ctx, "healthcheck", "run", c.ID); err != nil {
 		t.Errorf("podman healthcheck run: %v", err)
 	}
-	status, err := podman(ctx, "inspect", "-f", "{{.State.Health.Status}}", c.ID)
+	status, err := containertest.Podman(ctx, "inspect", "-f", "{{.State.Health.Status}}", c.ID)
 	if err != nil || strings.TrimSpace(status) != "healthy" {
 		t.Errorf("health status %q (%v), want healthy", strings.TrimSpace(status), err)
 	}
 	// Port 1 has no listener: the check must say unhealthy, not always 0.
-	if _, err := podman(ctx, "exec", "--env", "PORT=1", c.ID, "/app/bookstore", "healthcheck"); err == nil {
+	if _, err := containertest.Podman(ctx, "exec", "--env", "PORT=1", c.ID, "/app/bookstore", "healthcheck"); err == nil {
 		t.Error("`bookstore healthcheck` exited 0 with nothing listening on PORT=1")
 	}
 }
@@ -260,13 +262,13 @@ func TestContainerStopsCleanly(t *testing.T) {
 	if err := c.waitReady(60 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	stopSignal, _ := podman(ctx, "inspect", "-f", "{{.Config.StopSignal}}", c.ID)
+	stopSignal, _ := containertest.Podman(ctx, "inspect", "-f", "{{.Config.StopSignal}}", c.ID)
 	if s := strings.TrimSpace(stopSignal); s != "" && s != "SIGTERM" && s != "15" && s != "TERM" {
 		t.Errorf("stop signal %q, want SIGTERM", s)
 	}
 
 	start := time.Now()
-	if _, err := podman(ctx, "kill", "--signal", "TERM", c.ID); err != nil {
+	if _, err := containertest.Podman(ctx, "kill", "--signal", "TERM", c.ID); err != nil {
 		t.Fatal(err)
 	}
 	signalled := time.Since(start)
@@ -297,7 +299,7 @@ func TestContainerStopsCleanly(t *testing.T) {
 	}()
 	wctx, cancel := context.WithTimeout(ctx, drain+15*time.Second)
 	defer cancel()
-	out, err := podman(wctx, "wait", c.ID)
+	out, err := containertest.Podman(wctx, "wait", c.ID)
 	took := time.Since(start)
 	close(stop)
 	if err != nil {

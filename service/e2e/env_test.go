@@ -6,84 +6,21 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/bookstore-aws/bookstore/internal/containertest"
 	"github.com/go-sql-driver/mysql"
 )
-
-// strict is BOOKSTORE_TEST_STRICT=1: a missing tool fails the test instead of skipping it.
-var strict = os.Getenv("BOOKSTORE_TEST_STRICT") == "1"
-
-// missing skips t because what the test needs is not there, or fails it under
-// BOOKSTORE_TEST_STRICT=1. why says what is missing and how to get it.
-func missing(t testing.TB, why string) {
-	t.Helper()
-	if strict {
-		t.Fatalf("%s (not skipped: BOOKSTORE_TEST_STRICT=1)", why)
-	}
-	t.Skip(why)
-}
-
-// The two bases of the Dockerfile, by the names podman stores them under.
-const (
-	buildBase = "docker.io/library/golang:1.26-bookworm"
-	runBase   = "gcr.io/distroless/static-debian12:nonroot"
-)
-
-var (
-	podmanOnce sync.Once
-	podmanWhy  string
-)
-
-// needPodman checks, once per run, for what building the image needs: podman
-// and both base images in its local storage.
-func needPodman(t testing.TB) {
-	t.Helper()
-	podmanOnce.Do(func() { podmanWhy = podmanPrereqs() })
-	if podmanWhy != "" {
-		missing(t, podmanWhy)
-	}
-}
-
-func podmanPrereqs() string {
-	if _, err := exec.LookPath("podman"); err != nil {
-		return "podman not installed: run .ci/run, or ../shared/tools/container-env.sh on a machine without a registry"
-	}
-	for _, ref := range []string{buildBase, runBase} {
-		if err := exec.Command("podman", "image", "exists", ref).Run(); err != nil {
-			return fmt.Sprintf("base image %s is not in podman's local storage: run ../shared/tools/container-env.sh "+
-				"(builds local stand-ins), or `podman pull %s` where a registry is reachable", ref, ref)
-		}
-	}
-	return ""
-}
 
 // needDatabase checks for the server the container is pointed at.
 func needDatabase(t testing.TB) {
 	t.Helper()
 	if os.Getenv("BOOKSTORE_TEST_DATABASE_URL") == "" {
-		missing(t, "BOOKSTORE_TEST_DATABASE_URL is not set: the image has no embedded engine, so its container needs a "+
+		containertest.Missing(t, "BOOKSTORE_TEST_DATABASE_URL is not set: the image has no embedded engine, so its container needs a "+
 			"MariaDB/MySQL (run .ci/run, which starts one)")
 	}
-}
-
-// repoRoot is the directory of the module's go.mod, where the Dockerfile is.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		t.Fatal("go env GOMOD: not inside the module")
-	}
-	return filepath.Dir(mod)
 }
 
 // testDB is the server named by BOOKSTORE_TEST_DATABASE_URL.

@@ -1,138 +1,22 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bookstore-aws/bookstore/internal/containertest"
 )
-
-// imageRef is the tag the tests build the root Dockerfile into.
-const imageRef = "localhost/bookstore:e2e"
-
-// podman runs podman with args and returns its stdout; the error carries stderr.
-func podman(ctx context.Context, args ...string) (string, error) {
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "podman", args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("podman %s: %w\n%s", strings.Join(args, " "), err, tail(stderr.String(), 40))
-	}
-	return stdout.String(), nil
-}
-
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-var (
-	buildOnce sync.Once
-	buildErr  error
-	buildTook time.Duration
-)
-
-// buildImage builds the root Dockerfile into imageRef once per test binary.
-//
-// The build runs with --network=none: its modules come from a file:// proxy made of
-// the host's module cache, mounted read-only. `go list -deps` first makes the host
-// cache hold every module the service's build needs (fetched the host's usual way).
-// Layers and the Dockerfile's cache mounts persist in podman's storage, so a second
-// build with an unchanged service takes seconds.
-func buildImage(t testing.TB) {
-	t.Helper()
-	needPodman(t)
-	root := repoRoot(t)
-	buildOnce.Do(func() {
-		start := time.Now()
-		buildErr = build(root)
-		buildTook = time.Since(start)
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-}
-
-func build(root string) error {
-	if err := readBuildContext(root); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	list := exec.CommandContext(ctx, "go", "list", "-deps", "-tags", "noembedded", "./service")
-	list.Dir = root
-	list.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
-	if out, err := list.CombinedOutput(); err != nil {
-		return fmt.Errorf("go list -deps ./service (fills the module cache the image build reads): %w\n%s", err, tail(string(out), 20))
-	}
-	modcache, err := exec.Command("go", "env", "GOMODCACHE").Output()
-	if err != nil {
-		return fmt.Errorf("go env GOMODCACHE: %w", err)
-	}
-	proxyDir := filepath.Join(strings.TrimSpace(string(modcache)), "cache", "download")
-	_, err = podman(ctx, "build",
-		"--format", "docker", // OCI images drop HEALTHCHECK
-		"--network", "none",
-		"--volume", proxyDir+":/goproxy:ro",
-		"--build-arg", "GOPROXY=file:///goproxy",
-		"-t", imageRef,
-		"-f", filepath.Join(root, "Dockerfile"),
-		root)
-	if err != nil {
-		return fmt.Errorf("image build: %w", err)
-	}
-	return nil
-}
-
-// readBuildContext reads every file the image is built from. podman reads them
-// in another process, which go test's result cache does not see; reading them
-// here makes a change to any of them re-run this package instead of reporting
-// a cached pass.
-func readBuildContext(root string) error {
-	for _, f := range []string{"Dockerfile", ".dockerignore", "go.mod", "go.sum"} {
-		if _, err := os.ReadFile(filepath.Join(root, f)); err != nil {
-			return err
-		}
-	}
-	return filepath.WalkDir(filepath.Join(root, "service"), func(path string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-			return err
-		case d.IsDir() && d.Name() == "e2e":
-			return filepath.SkipDir
-		case d.Type().IsRegular():
-			_, err = os.ReadFile(path)
-		}
-		return err
-	})
-}
 
 // imageInfo is the part of `podman image inspect` the tests read.
 type imageInfo struct {
@@ -151,7 +35,7 @@ type imageInfo struct {
 
 func inspectImage(t testing.TB, ref string) imageInfo {
 	t.Helper()
-	out, err := podman(context.Background(), "image", "inspect", ref)
+	out, err := containertest.Podman(context.Background(), "image", "inspect", ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,12 +84,12 @@ func startContainer(ctx context.Context, o runOptions) (*container, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &container{Name: "bookstore-e2e-" + randomHex(4), URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	c := &container{Name: "bookstore-e2e-" + containertest.RandomHex(4), URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	c.Volume = c.Name + "-shared"
-	if _, err := podman(ctx, "volume", "create", c.Volume); err != nil {
+	if _, err := containertest.Podman(ctx, "volume", "create", c.Volume); err != nil {
 		return nil, err
 	}
-	out, err := podman(ctx, "run", "-d", "--name", c.Name,
+	out, err := containertest.Podman(ctx, "run", "-d", "--name", c.Name,
 		"--network", "host",
 		"--volume", c.Volume+":/app/shared",
 		"--env", "PORT="+strconv.Itoa(port),
@@ -214,10 +98,10 @@ func startContainer(ctx context.Context, o runOptions) (*container, error) {
 		"--env", "ADMIN_EMAILS="+o.AdminEmails,
 		"--env", "LOG_LEVEL=debug",
 		"--env", "DRAIN_TIMEOUT="+o.Drain.String(),
-		imageRef)
+		containertest.ImageRef)
 	if err != nil {
-		podman(context.Background(), "rm", "-f", "-t", "0", c.Name)
-		podman(context.Background(), "volume", "rm", "-f", c.Volume)
+		containertest.Podman(context.Background(), "rm", "-f", "-t", "0", c.Name)
+		containertest.Podman(context.Background(), "volume", "rm", "-f", c.Volume)
 		return nil, err
 	}
 	c.ID = strings.TrimSpace(out)
@@ -241,7 +125,7 @@ func (c *container) waitReady(timeout time.Duration) error {
 		} else {
 			last = err.Error()
 		}
-		if state, _ := podman(context.Background(), "inspect", "-f", "{{.State.Status}}", c.ID); strings.TrimSpace(state) == "exited" {
+		if state, _ := containertest.Podman(context.Background(), "inspect", "-f", "{{.State.Status}}", c.ID); strings.TrimSpace(state) == "exited" {
 			return fmt.Errorf("container exited before /readyz answered 200:\n%s", c.logs())
 		}
 		time.Sleep(250 * time.Millisecond)
@@ -260,8 +144,8 @@ func (c *container) logs() string {
 // remove stops and deletes the container and its volume.
 func (c *container) remove() error {
 	ctx := context.Background()
-	_, err1 := podman(ctx, "rm", "-f", "-t", "0", c.ID)
-	_, err2 := podman(ctx, "volume", "rm", "-f", c.Volume)
+	_, err1 := containertest.Podman(ctx, "rm", "-f", "-t", "0", c.ID)
+	_, err2 := containertest.Podman(ctx, "volume", "rm", "-f", c.Volume)
 	return errors.Join(err1, err2)
 }
 
@@ -281,7 +165,7 @@ var (
 func sharedStore(t testing.TB) *container {
 	t.Helper()
 	needDatabase(t)
-	buildImage(t)
+	containertest.BuildImage(t)
 	storeOnce.Do(func() { store, storeErr = launchStore() })
 	if storeErr != nil {
 		t.Fatal(storeErr)
@@ -295,7 +179,7 @@ func launchStore() (*container, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	dbURL, drop, err := db.createDatabase(ctx, "bookstore_test_e2e_"+randomHex(4))
+	dbURL, drop, err := db.createDatabase(ctx, "bookstore_test_e2e_"+containertest.RandomHex(4))
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ set -Eeuo pipefail
 trap 'on_error $?' ERR
 : "${IMAGE_PARAMETER:?} ${IMAGE_REPOSITORY:?} ${EFS_ID:?} ${EFS_ACCESS_POINT:?} ${ECR_REGISTRY:?} ${ECR_REGION:?} ${REGION:?} ${RDS_CA_URL:?}"
 : "${REPLICAS:?} ${JOIN_TOKEN_PARAMETER:?} ${LOG_GROUP:?} ${SERVICE_NAME:?} ${SWARM_LOCK:?}"
+: "${SWARM_ADDR_POOL:?} ${SWARM_ADDR_POOL_MASK_LENGTH:?} ${SWARM_ENDPOINT_MODE:?} ${SWARM_PUBLISH:?} ${SWARM_LOG_DRIVER:?}"
 
 swarm_state() {
 	docker info --format '{{.Swarm.LocalNodeState}}'
@@ -63,8 +64,12 @@ if [[ $(swarm_state) == active ]]; then
 	log "swarm already initialised"
 else
 	private_ip=$(retry 5 "read local-ipv4 from IMDSv2" imds local-ipv4) || die "IMDSv2 unreachable"
-	docker swarm init --advertise-addr "${private_ip}" >/dev/null
-	log "swarm initialised, advertising ${private_ip}:2377"
+	# Overlays from a pool outside the VPC: Swarm's default, 10.0.0.0/8, would
+	# cover the VPC and its resolver (infra/userdata SwarmAddressPool).
+	docker swarm init --advertise-addr "${private_ip}" \
+		--default-addr-pool "${SWARM_ADDR_POOL}" \
+		--default-addr-pool-mask-length "${SWARM_ADDR_POOL_MASK_LENGTH}" >/dev/null
+	log "swarm initialised, advertising ${private_ip}:2377, overlays from ${SWARM_ADDR_POOL}"
 fi
 retry 8 "store the join token in ${JOIN_TOKEN_PARAMETER}" store_join_token ||
 	die "could not write ${JOIN_TOKEN_PARAMETER}: the instance role needs ssm:PutParameter on it"
@@ -75,16 +80,37 @@ retry 8 "store the join token in ${JOIN_TOKEN_PARAMETER}" store_join_token ||
 common=(
 	--detach --with-registry-auth
 	--replicas "${REPLICAS}"
+	--endpoint-mode "${SWARM_ENDPOINT_MODE}"
 	--stop-grace-period 30s
 	--restart-condition any
 	--update-parallelism 1 --update-delay 10s --update-order start-first
 	--update-failure-action rollback --update-monitor 60s
 	--rollback-parallelism 1 --rollback-order start-first --rollback-monitor 30s
-	--log-driver awslogs
-	--log-opt "awslogs-region=${REGION}"
-	--log-opt "awslogs-group=${LOG_GROUP}"
-	--log-opt 'tag=swarm/{{.Name}}'
+	--log-driver "${SWARM_LOG_DRIVER}"
 )
+if [[ ${SWARM_LOG_DRIVER} == awslogs ]]; then
+	common+=(
+		--log-opt "awslogs-region=${REGION}"
+		--log-opt "awslogs-group=${LOG_GROUP}"
+		--log-opt 'tag=swarm/{{.Name}}'
+	)
+fi
+# How the service is reached (boot.env): on AWS a VIP and the routing mesh on
+# 5000 of every node, for the ALB; where there is no IPVS, DNS round robin and
+# a proxy on SWARM_NETWORK resolving tasks.<service>.
+publish=() publish_add=()
+if [[ ${SWARM_PUBLISH} == ingress ]]; then
+	publish=(--publish 'published=5000,target=5000')
+	publish_add=(--publish-add 'published=5000,target=5000')
+fi
+network=()
+if [[ -n ${SWARM_NETWORK:-} ]]; then
+	if ! docker network inspect "${SWARM_NETWORK}" >/dev/null 2>&1; then
+		docker network create --driver overlay --attachable "${SWARM_NETWORK}" >/dev/null
+		log "overlay network ${SWARM_NETWORK} created"
+	fi
+	network=(--network "${SWARM_NETWORK}")
+fi
 # Every node has the bundle at the same path (workers fetch it before joining).
 ca_mount="type=bind,source=${BOOKSTORE_DIR}/rds-ca.pem,target=/etc/bookstore/rds-ca.pem,readonly"
 if docker service inspect "${SERVICE_NAME}" >/dev/null 2>&1; then
@@ -95,7 +121,7 @@ if docker service inspect "${SERVICE_NAME}" >/dev/null 2>&1; then
 	done <"${BOOKSTORE_DIR}/app.env"
 	docker service update "${common[@]}" "${env_args[@]}" \
 		--image "${IMAGE_REF}" \
-		--publish-add published=5000,target=5000 \
+		"${publish_add[@]}" \
 		--mount-add "type=bind,source=${EFS_MOUNT},target=/app/shared" \
 		--mount-add "${ca_mount}" \
 		"${SERVICE_NAME}" >/dev/null
@@ -104,7 +130,7 @@ else
 	docker service create "${common[@]}" \
 		--name "${SERVICE_NAME}" \
 		--env-file "${BOOKSTORE_DIR}/app.env" \
-		--publish published=5000,target=5000 \
+		"${publish[@]}" "${network[@]}" \
 		--mount "type=bind,source=${EFS_MOUNT},target=/app/shared" \
 		--mount "${ca_mount}" \
 		"${IMAGE_REF}" >/dev/null

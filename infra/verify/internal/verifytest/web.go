@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
 	"log"
 	"math/big"
@@ -31,6 +32,11 @@ type CA struct {
 	interKey  *ecdsa.PrivateKey
 	interDER  []byte
 	notBefore time.Time
+}
+
+// RootPEM is the root certificate, PEM-encoded, as a --roots file holds it.
+func (ca *CA) RootPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.root.Raw})
 }
 
 // NewCA makes a CA valid from a day before now for ten years.
