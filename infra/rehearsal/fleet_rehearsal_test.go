@@ -45,10 +45,10 @@ func TestRehearsalFleet(t *testing.T) {
 		t.Logf("override: %s", o)
 	}
 	stack := testStack(t, nil)
-	lb := startBalancer(t, f.ca, stack.AppWeight, stack.SwarmWeight)
+	lb := startBalancer(t, f.ca, stack.AppWeight, stack.SwarmWeight, stack.Swarm)
 	// A second balancer for a stack that splits traffic, to show the weights.
 	split := testStack(t, map[string]string{"appWeight": "3", "swarmWeight": "1"})
-	lbSplit := startBalancer(t, f.ca, split.AppWeight, split.SwarmWeight)
+	lbSplit := startBalancer(t, f.ca, split.AppWeight, split.SwarmWeight, split.Swarm)
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 

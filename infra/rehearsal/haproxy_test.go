@@ -43,8 +43,8 @@ const balancerHost = "bookstore.rehearsal.test"
 // haproxyConfig renders the configuration for the stack's ALB from lbspec and
 // the forward weights. Servers are declared disabled (not registered) in
 // slots s1…sN of each backend; register fills one.
-func haproxyConfig(socket, certFile, privateBody string, httpPort, httpsPort, appWeight, swarmWeight int) (string, error) {
-	forward, err := lbspec.Forward(appWeight, swarmWeight)
+func haproxyConfig(socket, certFile, privateBody string, httpPort, httpsPort, appWeight, swarmWeight int, swarm bool) (string, error) {
+	forward, err := lbspec.Forward(appWeight, swarmWeight, swarm)
 	if err != nil {
 		return "", err
 	}
@@ -139,7 +139,7 @@ backend %s
 func tlsVer(p string) string { return p }
 
 // startBalancer runs HAProxy until t ends.
-func startBalancer(t testing.TB, ca *testCA, appWeight, swarmWeight int) *balancer {
+func startBalancer(t testing.TB, ca *testCA, appWeight, swarmWeight int, swarm bool) *balancer {
 	t.Helper()
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
@@ -159,7 +159,7 @@ func startBalancer(t testing.TB, ca *testCA, appWeight, swarmWeight int) *balanc
 	if err := os.WriteFile(privateBody, []byte(lbspec.PrivateResponse.Body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := haproxyConfig(lb.socket, combined, privateBody, lb.HTTPPort, lb.HTTPSPort, appWeight, swarmWeight)
+	cfg, err := haproxyConfig(lb.socket, combined, privateBody, lb.HTTPPort, lb.HTTPSPort, appWeight, swarmWeight, swarm)
 	if err != nil {
 		t.Fatal(err)
 	}

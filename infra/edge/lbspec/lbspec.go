@@ -135,16 +135,25 @@ type WeightedTargetGroup struct {
 const MaxWeight = 999
 
 // Forward returns the default forward action's target groups for the
-// configured weights (bookstore:appWeight and bookstore:swarmWeight).
-// Errors: a weight outside 0-MaxWeight, or both 0 (nothing to forward to).
-func Forward(appWeight, swarmWeight int) ([]WeightedTargetGroup, error) {
+// configured weights (bookstore:appWeight and bookstore:swarmWeight): the app
+// group, and the swarm group when the stack has a Swarm (bookstore:swarm).
+// Errors: a weight outside 0-MaxWeight, a swarm weight without a Swarm, or no
+// group with a weight above 0 (nothing to forward to).
+func Forward(appWeight, swarmWeight int, swarm bool) ([]WeightedTargetGroup, error) {
 	for _, w := range []int{appWeight, swarmWeight} {
 		if w < 0 || w > MaxWeight {
 			return nil, fmt.Errorf("lbspec: forward weight %d outside 0-%d", w, MaxWeight)
 		}
 	}
-	if appWeight == 0 && swarmWeight == 0 {
-		return nil, fmt.Errorf("lbspec: both forward weights are 0: the listener would forward to nothing")
+	groups := []WeightedTargetGroup{{AppTargetGroup, appWeight}}
+	switch {
+	case swarm:
+		groups = append(groups, WeightedTargetGroup{SwarmTargetGroup, swarmWeight})
+	case swarmWeight > 0:
+		return nil, fmt.Errorf("lbspec: swarm weight %d without a swarm target group", swarmWeight)
 	}
-	return []WeightedTargetGroup{{AppTargetGroup, appWeight}, {SwarmTargetGroup, swarmWeight}}, nil
+	if appWeight == 0 && swarmWeight == 0 {
+		return nil, fmt.Errorf("lbspec: every forward weight is 0: the listener would forward to nothing")
+	}
+	return groups, nil
 }

@@ -7,13 +7,20 @@ import (
 )
 
 func TestForward(t *testing.T) {
-	got, err := Forward(100, 0)
+	got, err := Forward(100, 0, true)
 	if err != nil || len(got) != 2 || got[0] != (WeightedTargetGroup{AppTargetGroup, 100}) || got[1] != (WeightedTargetGroup{SwarmTargetGroup, 0}) {
-		t.Errorf("Forward(100, 0) = %v, %v; want app 100, swarm 0", got, err)
+		t.Errorf("Forward(100, 0, true) = %v, %v; want app 100, swarm 0", got, err)
 	}
-	for _, w := range [][2]int{{0, 0}, {-1, 10}, {10, MaxWeight + 1}} {
-		if got, err := Forward(w[0], w[1]); err == nil {
-			t.Errorf("Forward(%d, %d) = %v, want an error", w[0], w[1], got)
+	got, err = Forward(100, 0, false)
+	if err != nil || len(got) != 1 || got[0] != (WeightedTargetGroup{AppTargetGroup, 100}) {
+		t.Errorf("Forward(100, 0, false) = %v, %v; want app 100 alone", got, err)
+	}
+	for _, w := range []struct {
+		app, swarm int
+		hasSwarm   bool
+	}{{0, 0, true}, {-1, 10, true}, {10, MaxWeight + 1, true}, {10, 5, false}, {0, 0, false}} {
+		if got, err := Forward(w.app, w.swarm, w.hasSwarm); err == nil {
+			t.Errorf("Forward(%d, %d, %v) = %v, want an error", w.app, w.swarm, w.hasSwarm, got)
 		}
 	}
 }
