@@ -1,23 +1,19 @@
 package rehearsal
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/textproto"
 	"net/url"
 	"regexp"
-	"strings"
 	"time"
 
-	"golang.org/x/net/html"
+	"github.com/bookstore-aws/bookstore/internal/containertest"
 )
 
 // shopper is one browser's worth of HTTP against the store: its own cookie
@@ -90,30 +86,12 @@ func (s *shopper) get(path string) (reply, error) {
 }
 
 // post sends fields (and file, as multipart/form-data, if not nil) to path.
-func (s *shopper) post(path string, fields url.Values, file *upload) (reply, error) {
-	var body bytes.Buffer
-	contentType := "application/x-www-form-urlencoded"
-	if file == nil {
-		body.WriteString(fields.Encode())
-	} else {
-		w := multipart.NewWriter(&body)
-		for k, vs := range fields {
-			for _, v := range vs {
-				w.WriteField(k, v)
-			}
-		}
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, file.Field, file.Name))
-		h.Set("Content-Type", file.Type)
-		part, err := w.CreatePart(h)
-		if err != nil {
-			return reply{}, err
-		}
-		part.Write(file.Data)
-		w.Close()
-		contentType = w.FormDataContentType()
+func (s *shopper) post(path string, fields url.Values, file *containertest.Upload) (reply, error) {
+	body, contentType, err := containertest.FormBody(fields, file)
+	if err != nil {
+		return reply{}, err
 	}
-	req, err := http.NewRequest(http.MethodPost, s.base+path, &body)
+	req, err := http.NewRequest(http.MethodPost, s.base+path, body)
 	if err != nil {
 		return reply{}, err
 	}
@@ -121,46 +99,9 @@ func (s *shopper) post(path string, fields url.Values, file *upload) (reply, err
 	return s.do(req)
 }
 
-// upload is a file field of a multipart form.
-type upload struct {
-	Field, Name, Type string
-	Data              []byte
-}
-
-// formFields returns the hidden inputs (a CSRF token, if the service uses
-// one) of the form in doc that posts to action.
-func formFields(doc, action string) url.Values {
-	vals := url.Values{}
-	root, err := html.Parse(strings.NewReader(doc))
-	if err != nil {
-		return vals
-	}
-	for form := range root.Descendants() {
-		if form.Type != html.ElementNode || form.Data != "form" || attr(form, "action") != action {
-			continue
-		}
-		for in := range form.Descendants() {
-			if in.Type == html.ElementNode && in.Data == "input" && strings.EqualFold(attr(in, "type"), "hidden") {
-				vals.Add(attr(in, "name"), attr(in, "value"))
-			}
-		}
-		break
-	}
-	return vals
-}
-
-func attr(n *html.Node, key string) string {
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val
-		}
-	}
-	return ""
-}
-
 // submit GETs page, takes the hidden fields of its form posting to action,
 // adds fields and posts them.
-func (s *shopper) submit(page, action string, fields url.Values, file *upload) (reply, error) {
+func (s *shopper) submit(page, action string, fields url.Values, file *containertest.Upload) (reply, error) {
 	p, err := s.get(page)
 	if err != nil {
 		return reply{}, err
@@ -168,7 +109,7 @@ func (s *shopper) submit(page, action string, fields url.Values, file *upload) (
 	if p.Status != http.StatusOK {
 		return p, fmt.Errorf("GET %s: %d", page, p.Status)
 	}
-	all := formFields(p.Body, action)
+	all := containertest.HiddenFields(p.Body, page, action)
 	for k, v := range fields {
 		all[k] = v
 	}
@@ -207,7 +148,7 @@ func (s *shopper) addBook(title string, stock int, cover []byte) (string, error)
 	r, err := s.submit("/book/add_book", "/book/add_book", url.Values{
 		"title": {title}, "author": {"R. Hearsal"}, "description": {"Added by the rehearsal."},
 		"price": {"3.50"}, "stock": {fmt.Sprint(stock)},
-	}, &upload{Field: "cover", Name: "cover.png", Type: "image/png", Data: cover})
+	}, &containertest.Upload{Field: "cover", Name: "cover.png", Type: "image/png", Data: cover})
 	if _, err := expectRedirect("POST /book/add_book", r, err, regexp.MustCompile(`^/`)); err != nil {
 		return "", err
 	}

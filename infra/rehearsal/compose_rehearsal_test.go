@@ -56,7 +56,7 @@ func TestRehearsalComposeReadme(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { containertest.Docker(context.Background(), "rmi", image) })
-	port, err := freePort()
+	port, err := containertest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ services:
 	}
 	firstUp := up()
 
-	cover := coverPNG(t)
+	cover := containertest.CoverPNG(t)
 	seller := newShopper(base, nil, "")
 	if err := seller.signUp("Compose Seller", "compose-"+run+"@rehearsal.test", "rehearsal compose password"); err != nil {
 		t.Fatal(err)

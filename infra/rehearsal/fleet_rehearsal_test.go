@@ -5,9 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"net/http"
 	"net/url"
 	"os"
@@ -108,7 +105,7 @@ func TestRehearsalFleet(t *testing.T) {
 
 	// The seller's book, with a cover uploaded through instance A and served
 	// by instance B from the shared directory (EFS).
-	cover := coverPNG(t)
+	cover := containertest.CoverPNG(t)
 	seller := newShopper(a.URL(), nil, "")
 	if err := seller.signUp("Sam Seller", "seller-"+f.run+"@rehearsal.test", "rehearsal seller password"); err != nil {
 		t.Fatal(err)
@@ -412,20 +409,4 @@ func checkSharedCover(t *testing.T, f *fleet, b *instance, cover []byte) {
 	if !found {
 		t.Errorf("the cover is not a file in the shared directory %s", f.efs)
 	}
-}
-
-// coverPNG is a small real PNG, so the service's content sniffing sees an image.
-func coverPNG(t testing.TB) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 24, 32))
-	for y := range 32 {
-		for x := range 24 {
-			img.Set(x, y, color.RGBA{R: uint8(40 + 6*x), G: 120, B: uint8(200 - 5*y), A: 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -235,7 +234,7 @@ type cloudConfig struct {
 // --wait) when it returns.
 func (f *fleet) launch(ctx context.Context, label string) (*instance, error) {
 	i := &instance{Name: f.run + "-" + label, ID: "i-0" + containertest.RandomHex(8)[:16], Root: filepath.Join(f.dir, label)}
-	port, err := freePort()
+	port, err := containertest.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -411,14 +410,4 @@ func fileSHA256(path string) (string, error) {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil
-}
-
-// freePort returns a loopback TCP port nobody listens on right now.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

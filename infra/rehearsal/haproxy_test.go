@@ -148,10 +148,10 @@ func startBalancer(t testing.TB, ca *testCA, appWeight, swarmWeight int, swarm b
 	dir := t.TempDir()
 	_, _, combined := ca.issue(t, dir, balancerHost)
 	lb := &balancer{t: t, Host: balancerHost, socket: filepath.Join(dir, "admin.sock"), slots: map[string][]string{}}
-	if lb.HTTPPort, err = freePort(); err != nil {
+	if lb.HTTPPort, err = containertest.FreePort(); err != nil {
 		t.Fatal(err)
 	}
-	if lb.HTTPSPort, err = freePort(); err != nil {
+	if lb.HTTPSPort, err = containertest.FreePort(); err != nil {
 		t.Fatal(err)
 	}
 	// The fixed response's body, byte for byte.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bookstore-aws/bookstore/internal/containertest"
 )
 
 // load is a closed-loop load through the balancer: Workers shoppers, each
@@ -114,7 +116,7 @@ func (l *load) buy(s *shopper) {
 		return
 	}
 	action := "/buy/" + l.BookID
-	fields := formFields(page, action)
+	fields := containertest.HiddenFields(page, "/book/catalog", action)
 	fields.Set("quantity", "1")
 	if !l.take() {
 		return
