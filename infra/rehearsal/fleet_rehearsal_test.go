@@ -97,8 +97,14 @@ func TestRehearsalFleet(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("rehearsal: registration to healthy: %s (interval %s, healthy threshold %d)",
-		time.Since(registered).Round(time.Second), lbspec.TargetHealthCheck.Interval, lbspec.TargetHealthCheck.HealthyThreshold)
+	hc := lbspec.TargetHealthCheck
+	toHealthy := time.Since(registered)
+	t.Logf("rehearsal: registration to healthy: %s (interval %s, healthy threshold %d)", toHealthy.Round(time.Second), hc.Interval, hc.HealthyThreshold)
+	// As on the ALB, a new target waits for HealthyThreshold passing checks,
+	// Interval apart, before it gets requests.
+	if minimum := time.Duration(hc.HealthyThreshold-1) * hc.Interval; toHealthy < minimum-time.Second {
+		t.Errorf("targets healthy %s after registration, before %d checks %s apart could pass", toHealthy, hc.HealthyThreshold, hc.Interval)
+	}
 
 	checkBalancer(t, f, lb, a, b)
 	checkWeights(t, lbSplit, splitA, splitB, split.AppWeight, split.SwarmWeight)

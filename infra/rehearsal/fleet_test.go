@@ -87,6 +87,8 @@ func newFleet(t *testing.T) *fleet {
 		t.Fatal(err)
 	}
 	f.localRef = stack.push(t, src, f.reg.Host, testRepo, f.run)
+	// The instances' pulls leave this reference in Docker's image store.
+	f.cleanup("image", "rm", f.localRef)
 	digest := strings.TrimPrefix(f.localRef, f.reg.Host+"/"+testRepo+"@")
 	f.ecrRef = fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s@%s", testAccount, testRegion, testRepo, digest)
 
@@ -278,7 +280,11 @@ func (f *fleet) launch(ctx context.Context, label string) (*instance, error) {
 	out, err := f.onHost(ctx, i, doc.Runcmd[0][0])
 	i.Booted = time.Since(start)
 	if err != nil {
-		return i, fmt.Errorf("boot of %s: %w\n%s", i.Name, err, containertest.Tail(out, 40))
+		// What the engine saw: the health checks' last answers and the
+		// service's last lines.
+		health, _ := containertest.Docker(context.Background(), "inspect", "--format", "{{json .State.Health}}", i.Name+"-app-1")
+		logs, _ := containertest.Docker(context.Background(), "compose", "--project-name", i.Name, "logs", "--tail", "20")
+		return i, fmt.Errorf("boot of %s: %w\n%s\nhealth: %s\nlogs:\n%s", i.Name, err, containertest.Tail(out, 40), health, logs)
 	}
 	return i, nil
 }
