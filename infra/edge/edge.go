@@ -8,39 +8,18 @@ package edge
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/acm"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/bookstore-aws/bookstore/infra/edge/lbspec"
 	"github.com/bookstore-aws/bookstore/infra/tags"
 )
-
-// Fixed by the contract (docs/architecture.md, "The contract between the parts"): the service
-// port, its liveness path, and a deregistration delay longer than the service's
-// DRAIN_TIMEOUT (25 s). Targets are checked for liveness, not readiness (/readyz):
-// the ASG acts on ELB health, and a database outage must not replace every host.
-const (
-	TargetPort          = 5000
-	HealthCheckPath     = "/healthz"
-	DeregistrationDelay = 30 // seconds
-	// SSLPolicy allows TLS 1.3, and TLS 1.2 with ECDHE and AES-GCM ciphers
-	// only ("Res"), so every connection has forward secrecy; the plain
-	// TLS13-1-2 policy still offers RSA key exchange (AES128-GCM-SHA256...).
-	// It was the console's default before the post-quantum policies.
-	SSLPolicy = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
-	// SwarmRulePriority is the listener rule sending swarm.<domain> to the swarm
-	// target group alone.
-	SwarmRulePriority = 10
-	// MetricsRulePriority comes first: the service's /metrics is for scrapers
-	// inside the VPC, never the internet, whatever the host name.
-	MetricsRulePriority = 1
-)
-
-// PrivatePaths are answered 404 by the load balancer itself.
-var PrivatePaths = []string{"/metrics", "/metrics/*"}
 
 // Args configures the edge.
 type Args struct {
@@ -127,7 +106,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		SecurityGroups:          pulumi.StringArray{args.SecurityGroupID},
 		DropInvalidHeaderFields: pulumi.Bool(true), // no request smuggling via malformed headers
 		EnableHttp2:             pulumi.Bool(true),
-		IdleTimeout:             pulumi.Int(60),
+		IdleTimeout:             pulumi.Int(int(lbspec.IdleTimeout / time.Second)),
 		Tags:                    tags.Named(args.Tags, args.NamePrefix),
 	}, parent, pulumi.DependsOn(args.DependsOn))
 	if err != nil {
@@ -135,23 +114,24 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	e.AlbArnSuffix, e.AlbDNSName, e.AlbZoneID = alb.ArnSuffix, alb.DnsName, alb.ZoneId
 
+	hc := lbspec.TargetHealthCheck
 	tg := func(role string) (TargetGroup, pulumi.StringOutput, error) {
 		g, err := lb.NewTargetGroup(ctx, name+"-"+role, &lb.TargetGroupArgs{
 			VpcId:               args.VpcID,
 			TargetType:          pulumi.String("instance"),
-			Port:                pulumi.Int(TargetPort),
+			Port:                pulumi.Int(lbspec.TargetPort),
 			Protocol:            pulumi.String("HTTP"),
-			DeregistrationDelay: pulumi.Int(DeregistrationDelay),
+			DeregistrationDelay: pulumi.Int(int(lbspec.DeregistrationDelay / time.Second)),
 			HealthCheck: lb.TargetGroupHealthCheckArgs{
 				Enabled:            pulumi.Bool(true),
-				Protocol:           pulumi.String("HTTP"),
+				Protocol:           pulumi.String(hc.Protocol),
 				Port:               pulumi.String("traffic-port"),
-				Path:               pulumi.String(HealthCheckPath),
-				Matcher:            pulumi.String("200"),
-				Interval:           pulumi.Int(15),
-				Timeout:            pulumi.Int(5),
-				HealthyThreshold:   pulumi.Int(2),
-				UnhealthyThreshold: pulumi.Int(3),
+				Path:               pulumi.String(hc.Path),
+				Matcher:            pulumi.String(hc.Matcher),
+				Interval:           pulumi.Int(int(hc.Interval / time.Second)),
+				Timeout:            pulumi.Int(int(hc.Timeout / time.Second)),
+				HealthyThreshold:   pulumi.Int(hc.HealthyThreshold),
+				UnhealthyThreshold: pulumi.Int(hc.UnhealthyThreshold),
 			},
 			Tags: tags.Named(args.Tags, args.NamePrefix+"-"+role),
 		}, parent)
@@ -161,20 +141,25 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return TargetGroup{Arn: g.Arn, ArnSuffix: g.ArnSuffix}, g.Arn, nil
 	}
 	var appArn, swarmArn pulumi.StringOutput
-	if e.AppTargetGroup, appArn, err = tg("app"); err != nil {
+	if e.AppTargetGroup, appArn, err = tg(lbspec.AppTargetGroup); err != nil {
 		return nil, err
 	}
-	groups := lb.ListenerDefaultActionForwardTargetGroupArray{
-		lb.ListenerDefaultActionForwardTargetGroupArgs{Arn: appArn, Weight: pulumi.Int(args.AppWeight)},
-	}
 	if args.Swarm {
-		if e.SwarmTarget, swarmArn, err = tg("swarm"); err != nil {
+		if e.SwarmTarget, swarmArn, err = tg(lbspec.SwarmTargetGroup); err != nil {
 			return nil, err
 		}
-		groups = append(groups, lb.ListenerDefaultActionForwardTargetGroupArgs{Arn: swarmArn, Weight: pulumi.Int(args.SwarmWeight)})
 	} else {
 		empty := pulumi.String("").ToStringOutput()
 		e.SwarmTarget = TargetGroup{Arn: empty, ArnSuffix: empty}
+	}
+	forward, err := lbspec.Forward(args.AppWeight, args.SwarmWeight, args.Swarm)
+	if err != nil {
+		return nil, err
+	}
+	arns := map[string]pulumi.StringOutput{lbspec.AppTargetGroup: appArn, lbspec.SwarmTargetGroup: swarmArn}
+	var groups lb.ListenerDefaultActionForwardTargetGroupArray
+	for _, g := range forward {
+		groups = append(groups, lb.ListenerDefaultActionForwardTargetGroupArgs{Arn: arns[g.Role], Weight: pulumi.Int(g.Weight)})
 	}
 	weighted := lb.ListenerDefaultActionArray{lb.ListenerDefaultActionArgs{
 		Type:    pulumi.String("forward"),
@@ -265,7 +250,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		DefaultActions: lb.ListenerDefaultActionArray{lb.ListenerDefaultActionArgs{
 			Type: pulumi.String("redirect"),
 			Redirect: lb.ListenerDefaultActionRedirectArgs{
-				Protocol: pulumi.String("HTTPS"), Port: pulumi.String("443"), StatusCode: pulumi.String("HTTP_301"),
+				Protocol:   pulumi.String(lbspec.Redirect.Protocol),
+				Port:       pulumi.String(strconv.Itoa(lbspec.Redirect.Port)),
+				StatusCode: pulumi.String(fmt.Sprintf("HTTP_%d", lbspec.Redirect.StatusCode)),
 			},
 		}},
 		Tags: tags.Of(args.Tags),
@@ -276,7 +263,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		LoadBalancerArn: alb.Arn,
 		Port:            pulumi.Int(443),
 		Protocol:        pulumi.String("HTTPS"),
-		SslPolicy:       pulumi.String(SSLPolicy),
+		SslPolicy:       pulumi.String(lbspec.SSLPolicy.Name),
 		CertificateArn:  validation.CertificateArn, // only once DNS validation completed
 		DefaultActions:  weighted,
 		Tags:            tags.Of(args.Tags),
@@ -291,7 +278,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if args.Swarm {
 		if _, err := lb.NewListenerRule(ctx, name+"-swarm", &lb.ListenerRuleArgs{
 			ListenerArn: https.Arn,
-			Priority:    pulumi.Int(SwarmRulePriority),
+			Priority:    pulumi.Int(lbspec.SwarmRulePriority),
 			Conditions: lb.ListenerRuleConditionArray{lb.ListenerRuleConditionArgs{
 				HostHeader: lb.ListenerRuleConditionHostHeaderArgs{Values: pulumi.StringArray{pulumi.String(SwarmName(args.Domain))}},
 			}},
@@ -324,21 +311,21 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	return e, e.register(ctx)
 }
 
-// hidePrivatePaths makes the forwarding listener answer PrivatePaths with a 404
+// hidePrivatePaths makes the forwarding listener answer lbspec.PrivatePaths with a 404
 // of its own, so they never reach a target.
 func hidePrivatePaths(ctx *pulumi.Context, name string, listener pulumi.StringInput, t map[string]string, parent pulumi.ResourceOption) error {
 	_, err := lb.NewListenerRule(ctx, name+"-metrics", &lb.ListenerRuleArgs{
 		ListenerArn: listener,
-		Priority:    pulumi.Int(MetricsRulePriority),
+		Priority:    pulumi.Int(lbspec.MetricsRulePriority),
 		Conditions: lb.ListenerRuleConditionArray{lb.ListenerRuleConditionArgs{
-			PathPattern: lb.ListenerRuleConditionPathPatternArgs{Values: pulumi.ToStringArray(PrivatePaths)},
+			PathPattern: lb.ListenerRuleConditionPathPatternArgs{Values: pulumi.ToStringArray(lbspec.PrivatePaths)},
 		}},
 		Actions: lb.ListenerRuleActionArray{lb.ListenerRuleActionArgs{
 			Type: pulumi.String("fixed-response"),
 			FixedResponse: lb.ListenerRuleActionFixedResponseArgs{
-				ContentType: pulumi.String("text/plain"),
-				StatusCode:  pulumi.String("404"),
-				MessageBody: pulumi.String("404 page not found\n"),
+				ContentType: pulumi.String(lbspec.PrivateResponse.ContentType),
+				StatusCode:  pulumi.String(strconv.Itoa(lbspec.PrivateResponse.StatusCode)),
+				MessageBody: pulumi.String(lbspec.PrivateResponse.Body),
 			},
 		}},
 		Tags: tags.Of(t),

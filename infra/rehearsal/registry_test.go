@@ -90,7 +90,7 @@ http:
 		t.Fatal(err)
 	}
 	logrus.SetOutput(logFile)
-	logrus.SetLevel(logrus.InfoLevel)
+	logrus.SetLevel(logrus.WarnLevel)
 	srv := &http.Server{Handler: handlers.NewApp(context.Background(), cfg), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() {
@@ -100,7 +100,7 @@ http:
 		logFile.Close()
 		if t.Failed() {
 			if b, err := os.ReadFile(logPath); err == nil {
-				t.Logf("registry log:\n%s", containertest.Tail(string(b), 40))
+				t.Logf("registry log:\n%s", containertest.Tail(string(b), 10))
 			}
 		}
 	})

@@ -42,12 +42,12 @@ func buildProxyImage(t *testing.T) {
 	containertest.LoadIntoDocker(t, proxyImage)
 }
 
-// haproxyConfig puts HAProxy in front of the service's tasks, found through
+// swarmProxyConfig puts HAProxy in front of the service's tasks, found through
 // Docker's DNS (tasks.<service>, one A record a task: endpoint mode dnsrr),
 // as the ALB is in front of the routing mesh on AWS: health-checked on
 // /readyz every second, a request that could not connect retried on
 // another task.
-func haproxyConfig(service string) string {
+func swarmProxyConfig(service string) string {
 	return fmt.Sprintf(`global
     log stdout format raw local0 warning
 defaults
@@ -76,9 +76,9 @@ backend app
 `, service)
 }
 
-// load sends GET path through the proxy every interval until stopped (or
+// steadyLoad sends GET path through the proxy every interval until stopped (or
 // limit passes) and counts what did not answer 200.
-type load struct {
+type steadyLoad struct {
 	sent, failed atomic.Int64
 	mu           sync.Mutex
 	failures     []string
@@ -87,8 +87,8 @@ type load struct {
 	done         chan struct{}
 }
 
-func startLoad(url string, interval, limit time.Duration) *load {
-	l := &load{stop: make(chan struct{}), done: make(chan struct{}), servers: map[string]bool{}}
+func startLoad(url string, interval, limit time.Duration) *steadyLoad {
+	l := &steadyLoad{stop: make(chan struct{}), done: make(chan struct{}), servers: map[string]bool{}}
 	client := &http.Client{Timeout: 10 * time.Second}
 	go func() {
 		defer close(l.done)
@@ -126,7 +126,7 @@ func startLoad(url string, interval, limit time.Duration) *load {
 	return l
 }
 
-func (l *load) finish() (sent, failed int64, failures []string) {
+func (l *steadyLoad) finish() (sent, failed int64, failures []string) {
 	close(l.stop)
 	<-l.done
 	return l.sent.Load(), l.failed.Load(), l.failures
@@ -273,7 +273,7 @@ func TestRehearsalSwarm(t *testing.T) {
 	}
 
 	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(cfg, []byte(haproxyConfig(h.service)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(swarmProxyConfig(h.service)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	port := freePort(t)

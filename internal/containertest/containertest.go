@@ -15,6 +15,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,4 +93,31 @@ func Podman(ctx context.Context, args ...string) (string, error) {
 // carries stderr.
 func Docker(ctx context.Context, args ...string) (string, error) {
 	return Run(exec.CommandContext(ctx, "docker", args...))
+}
+
+// FreePort returns a loopback TCP port nobody listens on right now.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// CoverPNG is a small real PNG (24×32 pixels), so the service's content
+// sniffing sees an image.
+func CoverPNG(t testing.TB) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 24, 32))
+	for y := range 32 {
+		for x := range 24 {
+			img.Set(x, y, color.RGBA{R: uint8(40 + 6*x), G: 90, B: uint8(200 - 5*y), A: 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

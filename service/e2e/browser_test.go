@@ -303,7 +303,7 @@ func TestBrowserFlow(t *testing.T) {
 	const password = "browser correct horse battery"
 	title := "Browser Book " + id
 	coverPath := filepath.Join(t.TempDir(), "cover.png")
-	if err := os.WriteFile(coverPath, coverPNG(t), 0o644); err != nil {
+	if err := os.WriteFile(coverPath, containertest.CoverPNG(t), 0o644); err != nil {
 		t.Fatal(err)
 	}
 

@@ -1,22 +1,16 @@
 package e2e
 
 import (
-	"bytes"
-	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
-	"net/textproto"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bookstore-aws/bookstore/internal/containertest"
 	"golang.org/x/net/html"
 )
 
@@ -87,46 +81,22 @@ func (u *user) get(path string) page {
 // submit GETs formPage, takes the hidden fields of its form that posts to action
 // (a CSRF token, if the service uses one), adds fields and POSTs them to action.
 // With a file, the body is multipart/form-data, as a browser sends an upload.
-func (u *user) submit(formPage, action string, fields url.Values, file *upload) page {
+func (u *user) submit(formPage, action string, fields url.Values, file *containertest.Upload) page {
 	u.t.Helper()
-	all := hiddenFields(u.get(formPage).Body, formPage, action)
+	all := containertest.HiddenFields(u.get(formPage).Body, formPage, action)
 	for k, v := range fields {
 		all[k] = v
 	}
-	var body bytes.Buffer
-	contentType := "application/x-www-form-urlencoded"
-	if file == nil {
-		body.WriteString(all.Encode())
-	} else {
-		w := multipart.NewWriter(&body)
-		for k, vs := range all {
-			for _, v := range vs {
-				w.WriteField(k, v)
-			}
-		}
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, file.Field, file.Name))
-		h.Set("Content-Type", file.Type)
-		part, err := w.CreatePart(h)
-		if err != nil {
-			u.t.Fatal(err)
-		}
-		part.Write(file.Data)
-		w.Close()
-		contentType = w.FormDataContentType()
+	body, contentType, err := containertest.FormBody(all, file)
+	if err != nil {
+		u.t.Fatal(err)
 	}
-	req, err := http.NewRequest(http.MethodPost, u.base+action, &body)
+	req, err := http.NewRequest(http.MethodPost, u.base+action, body)
 	if err != nil {
 		u.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", contentType)
 	return u.do(req)
-}
-
-// upload is a file field of a multipart form.
-type upload struct {
-	Field, Name, Type string
-	Data              []byte
 }
 
 // redirectTo requires p to be a redirect (302 or 303, as after a POST) to a path
@@ -148,38 +118,6 @@ func snippet(s string) string {
 		return s[:1500] + "…"
 	}
 	return s
-}
-
-// hiddenFields returns the hidden inputs of the form in doc that posts to action.
-// A form with no action posts to its own page.
-func hiddenFields(doc, pagePath, action string) url.Values {
-	vals := url.Values{}
-	root, err := html.Parse(strings.NewReader(doc))
-	if err != nil {
-		return vals
-	}
-	base := &url.URL{Path: pagePath}
-	for form := range root.Descendants() {
-		if form.Type != html.ElementNode || form.Data != "form" {
-			continue
-		}
-		target := base
-		if a := attr(form, "action"); a != "" {
-			if target, err = base.Parse(a); err != nil {
-				continue
-			}
-		}
-		if target.Path != action {
-			continue
-		}
-		for in := range form.Descendants() {
-			if in.Type == html.ElementNode && in.Data == "input" && strings.EqualFold(attr(in, "type"), "hidden") && attr(in, "name") != "" {
-				vals.Add(attr(in, "name"), attr(in, "value"))
-			}
-		}
-		break
-	}
-	return vals
 }
 
 func attr(n *html.Node, key string) string {
@@ -277,20 +215,4 @@ func choose(t testing.TB, opts map[string]string, field, want string) string {
 	}
 	t.Fatalf("field %q offers no %q: %v", field, want, opts)
 	return ""
-}
-
-// coverPNG is a small real PNG, so the service's content sniffing sees an image.
-func coverPNG(t testing.TB) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 24, 32))
-	for y := range 32 {
-		for x := range 24 {
-			img.Set(x, y, color.RGBA{R: uint8(40 + 6*x), G: 90, B: uint8(200 - 5*y), A: 255})
-		}
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }

@@ -51,7 +51,7 @@ func TestImage(t *testing.T) {
 // listed and the stock down by 2.
 func TestContainerFlow(t *testing.T) {
 	c := sharedStore(t)
-	cover := coverPNG(t)
+	cover := containertest.CoverPNG(t)
 	id := containertest.RandomHex(4)
 	const password = "e2e correct horse battery"
 
@@ -62,7 +62,7 @@ func TestContainerFlow(t *testing.T) {
 	p := seller.submit("/book/add_book", "/book/add_book", url.Values{
 		"title": {title}, "author": {"E. Twoe"}, "description": {"Added by the container test."},
 		"price": {"12.50"}, "stock": {"5"},
-	}, &upload{Field: "cover", Name: "cover.png", Type: "image/png", Data: cover})
+	}, &containertest.Upload{Field: "cover", Name: "cover.png", Type: "image/png", Data: cover})
 	redirectTo(t, "POST /book/add_book", p, regexp.MustCompile(`^/`))
 
 	mine := seller.get("/book/my_books")

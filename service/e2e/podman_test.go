@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -64,23 +63,13 @@ type runOptions struct {
 	AdminEmails string
 }
 
-// freePort returns a loopback TCP port nobody listens on right now.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // startContainer runs the image on the host's network namespace, so the container
 // reaches MariaDB on 127.0.0.1 and is reached on 127.0.0.1:<port>: no traffic
 // leaves loopback. /app/shared is a fresh named volume, which podman seeds from the
 // image (owner 65532), as Docker does for docker-compose.yml's volume.
 // The caller removes it with remove.
 func startContainer(ctx context.Context, o runOptions) (*container, error) {
-	port, err := freePort()
+	port, err := containertest.FreePort()
 	if err != nil {
 		return nil, err
 	}
