@@ -77,9 +77,7 @@ const (
 	readTimeout       = 60 * time.Second // a book form with a photo, from a slow phone
 	writeTimeout      = 60 * time.Second
 	idleTimeout       = 75 * time.Second
-	// dbWait bounds how long start-up waits for an unreachable database
-	// (RDS still booting) before giving up; the container is restarted.
-	dbWait = 2 * time.Minute
+	dbWait            = config.StartupDBWait
 )
 
 func run(getenv func(string) string) error {

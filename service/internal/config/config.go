@@ -28,6 +28,11 @@ const (
 	// MaxDrainTimeout keeps the drain inside the ALB's 30 s deregistration
 	// delay, so the load balancer never cuts a request we are finishing.
 	MaxDrainTimeout = 30 * time.Second
+	// StartupDBWait bounds how long start-up waits for an unreachable database
+	// (RDS still booting, or failing over) before giving up; the container is
+	// then restarted. /healthz answers only once serving starts, so every
+	// health check of the image gives at least this long as its start period.
+	StartupDBWait = 2 * time.Minute
 	// MinDrainTimeout leaves time to finish a request: below a second the
 	// drain would cut every request in flight, even a fast page.
 	MinDrainTimeout = time.Second
