@@ -43,6 +43,7 @@ func (p *composeProject) run(ctx context.Context, args ...string) (string, error
 // exiting 0 within stop_grace_period, the data kept across down and up, and
 // the volumes gone after down -v.
 func TestRehearsalComposeReadme(t *testing.T) {
+	t.Parallel() // the package runs past go test's 10 min default one test after another
 	containertest.NeedDocker(t, "")
 	src := rehearsalImage(t)
 	if _, err := dbImage(context.Background()); err != nil {

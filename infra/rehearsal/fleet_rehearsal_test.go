@@ -37,6 +37,7 @@ func testStack(t testing.TB, raw map[string]string) config.Config {
 // one (only requests in flight on it may fail; the balancer stops sending to
 // it within its health-check window). The overrides are Overrides.
 func TestRehearsalFleet(t *testing.T) {
+	t.Parallel() // the package runs past go test's 10 min default one test after another
 	f := newFleet(t)
 	for _, o := range Overrides {
 		t.Logf("override: %s", o)

@@ -12,6 +12,7 @@ import (
 // that the registry refuses both without a login and a login with a wrong
 // password.
 func TestRehearsalFleetRegistry(t *testing.T) {
+	t.Parallel() // the package runs past go test's 10 min default one test after another
 	src := rehearsalImage(t)
 	reg := startRegistry(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
