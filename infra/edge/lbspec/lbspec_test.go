@@ -25,11 +25,25 @@ func TestForward(t *testing.T) {
 	}
 }
 
-// The window in which a dead target still gets requests: three failed
-// checks 15 s apart, the last timing out after 5 s.
+// The window in which a dead target still gets requests: the failed checks
+// but the last an Interval apart, the last timing out.
 func TestDetectionWindow(t *testing.T) {
-	if got := TargetHealthCheck.DetectionWindow(); got != 35*time.Second {
-		t.Errorf("DetectionWindow = %s, want 35s", got)
+	h := HealthCheck{Interval: 15 * time.Second, Timeout: 5 * time.Second, UnhealthyThreshold: 3}
+	if got := h.DetectionWindow(); got != 35*time.Second {
+		t.Errorf("DetectionWindow of 3 checks 15 s apart with a 5 s timeout = %s, want 35s", got)
+	}
+}
+
+// The targets' check is within the ALB's limits, and a dead target stops
+// getting requests within 10 s (the ALB retries nothing before that).
+func TestTargetHealthCheckIsFastAndValid(t *testing.T) {
+	h := TargetHealthCheck
+	if h.Interval < 5*time.Second || h.Interval > 300*time.Second || h.Timeout < 2*time.Second || h.Timeout >= h.Interval ||
+		h.HealthyThreshold < 2 || h.HealthyThreshold > 10 || h.UnhealthyThreshold < 2 || h.UnhealthyThreshold > 10 {
+		t.Errorf("%+v is outside the ALB's limits (interval 5-300 s, timeout 2 s to less than the interval, thresholds 2-10)", h)
+	}
+	if got := h.DetectionWindow(); got > 10*time.Second {
+		t.Errorf("a dead target keeps getting requests for %s; want at most 10s", got)
 	}
 }
 
