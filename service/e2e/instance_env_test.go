@@ -28,7 +28,7 @@ func TestInstanceEnvMatchesService(t *testing.T) {
 		"swarm manager": func() (string, error) {
 			noImage := svc
 			noImage.ImageRef = "" // the manager reads it from ImageParameter
-			return userdata.RenderSwarmManager(userdata.SwarmManager{Service: noImage, EFS: efs, Replicas: 2,
+			return userdata.RenderSwarmManager(userdata.SwarmManager{Service: noImage, EFS: efs, ReplicasParameter: "/bookstore/dev/swarm-replicas",
 				JoinTokenParameter: "/bookstore/dev/swarm-join-token", ImageParameter: "/bookstore/dev/swarm-image",
 				Repository: strings.Split(image, "@")[0]})
 		},
