@@ -1294,17 +1294,26 @@ func TestSwarmManager(t *testing.T) {
 // from: a plain String holding the pushed digest, and returns it.
 func checkImageParameter(t *testing.T, s *stack) *rec {
 	t.Helper()
-	p := s.one(t, tParam, "bookstore-swarm-image")
-	p.want(t, "type", "String")
-	p.want(t, "tier", "Standard")
-	if _, ok := p.Inputs["value"]; ok || p.SecretInputs["insecureValue"] {
-		t.Error("the image parameter's value is a secret; it is a public image reference, and previews should show it")
-	}
+	p := checkPlainParameter(t, s, "bookstore-swarm-image")
 	if v := p.in("insecureValue"); v != s.outputs["imageRef"] || !strings.Contains(fmt.Sprint(v), "@sha256:") {
 		t.Errorf("image parameter value %v, want the imageRef output %v", v, s.outputs["imageRef"])
 	}
-	if p.ignores("value") {
-		t.Error("the image parameter ignores value changes: deploys would never roll the swarm")
+	return p
+}
+
+// checkPlainParameter checks a parameter Pulumi rewrites for the swarm's
+// hosts to apply: a Standard String, not a secret (previews show the new
+// value), updated in place, never ignored; and returns it.
+func checkPlainParameter(t *testing.T, s *stack, name string) *rec {
+	t.Helper()
+	p := s.one(t, tParam, name)
+	p.want(t, "type", "String")
+	p.want(t, "tier", "Standard")
+	if _, ok := p.Inputs["value"]; ok || p.SecretInputs["insecureValue"] {
+		t.Errorf("%s: the value is a secret; previews should show it", name)
+	}
+	if p.ignores("value") || p.ignores("insecureValue") || p.Req.GetDeleteBeforeReplace() {
+		t.Errorf("%s ignores changes or is replaced: a deploy would not reach the swarm", name)
 	}
 	return p
 }
@@ -1314,17 +1323,9 @@ func checkImageParameter(t *testing.T, s *stack) *rec {
 // updated in place, and returns it.
 func checkReplicasParameter(t *testing.T, s *stack, want string) *rec {
 	t.Helper()
-	p := s.one(t, tParam, "bookstore-swarm-replicas")
-	p.want(t, "type", "String")
-	p.want(t, "tier", "Standard")
-	if _, ok := p.Inputs["value"]; ok || p.SecretInputs["insecureValue"] {
-		t.Error("the replica count parameter's value is a secret; previews should show the new count")
-	}
+	p := checkPlainParameter(t, s, "bookstore-swarm-replicas")
 	if v := p.in("insecureValue"); v != want {
 		t.Errorf("replica count parameter value %v, want %q", v, want)
-	}
-	if p.ignores("value") || p.ignores("insecureValue") || p.Req.GetDeleteBeforeReplace() {
-		t.Error("the replica count parameter ignores changes or is replaced: a new count would never scale the swarm")
 	}
 	return p
 }

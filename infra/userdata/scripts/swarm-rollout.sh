@@ -68,6 +68,22 @@ forward_auth_if_due() {
 	log "registry credentials forwarded to the nodes (valid 12 hours)"
 }
 
+# checked_parameter NAME READ VALID WHAT: prints the value READ gets from the
+# parameter NAME when VALID accepts it; otherwise logs an error (WHAT says
+# what the value should be) and returns 1, so that nothing changes.
+checked_parameter() {
+	local value
+	if ! value=$(RETRY_MAX_DELAY=10 retry 3 "read $1" "$2"); then
+		error "could not read $1: the instance role needs ssm:GetParameter on it"
+		return 1
+	fi
+	if ! "$3" "${value}"; then
+		error "$1 holds '${value:0:200}', not $4: service left as it is"
+		return 1
+	fi
+	printf '%s\n' "${value}"
+}
+
 # update_state: the service's UpdateStatus.State ("" before any update).
 update_state() {
 	inspect '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}'
@@ -104,22 +120,10 @@ scale_if_due() {
 exec 9>"${SWARM_LOCK}"
 flock --nonblock 9 || exit 0
 
-if ! want=$(RETRY_MAX_DELAY=10 retry 3 "read ${IMAGE_PARAMETER}" read_image_parameter); then
-	error "could not read ${IMAGE_PARAMETER}: the instance role needs ssm:GetParameter on it"
-	exit 1
-fi
-if ! valid_image_ref "${want}"; then
-	error "${IMAGE_PARAMETER} holds '${want:0:200}', not ${IMAGE_REPOSITORY}@sha256:<64 hex digits>: service left as it is"
-	exit 1
-fi
-if ! replicas=$(RETRY_MAX_DELAY=10 retry 3 "read ${REPLICAS_PARAMETER}" read_replicas_parameter); then
-	error "could not read ${REPLICAS_PARAMETER}: the instance role needs ssm:GetParameter on it"
-	exit 1
-fi
-if ! valid_replicas "${replicas}"; then
-	error "${REPLICAS_PARAMETER} holds '${replicas:0:200}', not a replica count from 1 to ${REPLICAS_MAX}: service left as it is"
-	exit 1
-fi
+want=$(checked_parameter "${IMAGE_PARAMETER}" read_image_parameter valid_image_ref \
+	"${IMAGE_REPOSITORY}@sha256:<64 hex digits>") || exit 1
+replicas=$(checked_parameter "${REPLICAS_PARAMETER}" read_replicas_parameter valid_replicas \
+	"a replica count from 1 to ${REPLICAS_MAX}") || exit 1
 if ! have=$(inspect '{{.Spec.TaskTemplate.ContainerSpec.Image}}' 2>/dev/null); then
 	log "no service ${SERVICE_NAME} yet (the boot script creates it): nothing to roll"
 	exit 0
