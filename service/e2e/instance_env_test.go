@@ -30,7 +30,7 @@ func TestInstanceEnvMatchesService(t *testing.T) {
 			noImage.ImageRef = "" // the manager reads it from ImageParameter
 			return userdata.RenderSwarmManager(userdata.SwarmManager{Service: noImage, EFS: efs, ReplicasParameter: "/bookstore/dev/swarm-replicas",
 				JoinTokenParameter: "/bookstore/dev/swarm-join-token", ImageParameter: "/bookstore/dev/swarm-image",
-				Repository: strings.Split(image, "@")[0]})
+				Repository: strings.Split(image, "@")[0], VPCCIDR: "10.0.0.0/16"})
 		},
 		"monolith": func() (string, error) {
 			return userdata.RenderMonolith(userdata.Monolith{ImageRef: image, Region: "eu-west-1", Hostname: "legacy.example.com",
