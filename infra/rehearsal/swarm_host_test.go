@@ -18,8 +18,9 @@ import (
 // on this machine against the shared Docker Engine, with stubs for what only
 // AWS has. Docker resolves a service's bind mounts on the engine's host, so
 // the script's own paths (/opt/bookstore, /mnt/bookstore, /var/lib/bookstore)
-// are made on this machine for the run and removed after; a run refuses to
-// start when one of them exists (another run, or a real host).
+// are made on this machine for the run and removed after (emptied, when an
+// empty one was there); a run refuses to start when one of them holds
+// anything (another run, or a real host).
 //
 // Overrides, each made here (the README's "Rehearse locally" lists them):
 //   - aws: `ssm get-parameter`/`put-parameter` read and write files,
@@ -114,14 +115,28 @@ echo "systemctl $*" >>"$REHEARSAL_JOURNAL"
 // overrides above and writes the files where the boot script reads them.
 func newSwarmHost(t *testing.T, reg *registry, dbURL string) *swarmHost {
 	t.Helper()
+	// An empty directory may be there: the fleet rehearsal makes these
+	// paths as mount points for its namespaces. It is emptied, not removed.
+	made := map[string]bool{}
 	for _, p := range hostPaths {
-		if _, err := os.Stat(p); err == nil {
-			t.Fatalf("%s exists: another rehearsal is running, or this is a real host; the swarm rehearsal needs it for itself", p)
+		entries, err := os.ReadDir(p)
+		switch {
+		case os.IsNotExist(err):
+			made[p] = true
+		case err != nil || len(entries) > 0:
+			t.Fatalf("%s is not empty (%v): another swarm rehearsal is running, or this is a real host; the swarm rehearsal needs it for itself", p, err)
 		}
 	}
 	t.Cleanup(func() {
 		for _, p := range hostPaths {
-			os.RemoveAll(p)
+			if made[p] {
+				os.RemoveAll(p)
+				continue
+			}
+			entries, _ := os.ReadDir(p)
+			for _, e := range entries {
+				os.RemoveAll(filepath.Join(p, e.Name()))
+			}
 		}
 	})
 	run := "r" + containertest.RandomHex(4)
