@@ -23,7 +23,7 @@ import (
 // The monolith (the original's single instance) on real parts: the rendered
 // NGINX configs served by Debian's nginx, a certificate obtained by
 // monolith-boot.sh's own certbot call from Pebble over HTTP-01, and the
-// rendered compose file running the app against the mysql:8.0 stand-in.
+// rendered compose file running the app against the mysql:8.4 stand-in (userdata.DefaultMySQLImage).
 //
 // What differs from an instance, each an override made here and nowhere
 // else (the README's "Rehearse locally" lists them):

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookstore-aws/bookstore/infra/userdata"
 	"github.com/bookstore-aws/bookstore/internal/containertest"
 )
 
@@ -249,7 +250,7 @@ func TestRehearsalSwarm(t *testing.T) {
 	})
 	if _, err := containertest.Docker(ctx, "run", "-d", "--name", db, "--network", h.network,
 		"-e", "MYSQL_RANDOM_ROOT_PASSWORD=yes", "-e", "MYSQL_DATABASE=bookstore", "-e", "MYSQL_USER=bookstore", "-e", "MYSQL_PASSWORD="+dbPass,
-		"mysql:8.0"); err != nil {
+		userdata.DefaultMySQLImage); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-bootDone; err != nil {

@@ -341,7 +341,10 @@ func TestBrowserFlow(t *testing.T) {
 	buyer.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait))
 	buyer.screenshot(shots, "catalog-phone.png")
 	buyer.do(chromedp.EmulateViewport(1280, 900))
+	browseCatalog(t, buyer, shots, id)
 
+	// The newest books now fill the catalog's first page: buy on the book's own page.
+	buyer.open("/book/" + bookID)
 	got := buyer.submitVia("buy 2", fmt.Sprintf(`(() => {
 		const f = document.querySelector('form[action$="/buy/%s"]');
 		f.querySelector('[name="quantity"]').value = '2';
@@ -375,6 +378,70 @@ func TestBrowserFlow(t *testing.T) {
 	if failed := log.failures(); len(failed) > 0 {
 		t.Errorf("loads failed in the browser: %q", failed)
 	}
+}
+
+// browseCatalog puts 30 books on sale (over HTTP, not the browser: speed),
+// then in b searches for them, pages through them sorted by price with the
+// Next link, and opens one book's page from the catalog, leaving a
+// screenshot of each step in shots.
+func browseCatalog(t *testing.T, b *tab, shots, id string) {
+	t.Helper()
+	seller := newUser(t, b.base)
+	register(t, seller, "Paula Pages", "bpages-"+id+"@bookstore.test", "browser correct horse battery")
+	for i := range 30 {
+		r := seller.submit("/book/add_book", "/book/add_book", url.Values{
+			"title": {fmt.Sprintf("Pageturner %s number %02d", id, i)}, "author": {"Paula Pages"},
+			"description": {"One of thirty books to page through."}, "price": {fmt.Sprintf("%d.00", 10+i)}, "stock": {"3"},
+		}, nil)
+		if r.Status != 303 {
+			t.Fatalf("add book %d: %d %s", i, r.Status, snippet(r.Body))
+		}
+	}
+
+	// Search with the box, as a person would.
+	b.open("/book/catalog")
+	b.fill("q", "pageturner "+id)
+	b.wantPath("search", b.submitField("search", "q"), regexp.MustCompile(`^/book/catalog$`))
+	text := b.eval(`document.body.innerText`)
+	if n := strings.Count(text, "Pageturner "+id); n != 24 || !strings.Contains(text, "Next") {
+		t.Fatalf("search: %d matches on the first page, want 24 and a Next link\n%s", n, snippet(text))
+	}
+	if q := b.eval(`document.querySelector('[name="q"]').value`); q != "pageturner "+id {
+		t.Errorf("the search box lost the query: %q", q)
+	}
+	b.screenshot(shots, "search.png")
+
+	// Sort by price, then page on.
+	b.wantPath("sort", b.submitVia("sort", pickJS("sort", "Price, low to high")), regexp.MustCompile(`^/book/catalog$`))
+	first := b.eval(`document.querySelector('.books h2').textContent`)
+	if first != fmt.Sprintf("Pageturner %s number 00", id) {
+		t.Errorf("sorted by price, the first book is %q", first)
+	}
+	if _, err := chromedp.RunResponse(b.ctx, chromedp.Click(chromedp.CSS(`a[rel="next"]`))); err != nil {
+		t.Fatalf("follow Next: %v", err)
+	}
+	text = b.eval(`document.body.innerText`)
+	for _, want := range []string{"number 24", "number 29", "Previous"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("page 2 of the search: no %q\n%s", want, snippet(text))
+		}
+	}
+	if strings.Contains(text, "number 23") {
+		t.Errorf("page 2 repeats a book of page 1\n%s", snippet(text))
+	}
+	b.screenshot(shots, "search-page2.png")
+
+	// Open a book's own page from the list.
+	if _, err := chromedp.RunResponse(b.ctx, chromedp.Click(chromedp.CSS(`.books h2 a`))); err != nil {
+		t.Fatalf("open a book: %v", err)
+	}
+	text = b.eval(`document.body.innerText`)
+	canonical := b.eval(`document.querySelector('link[rel="canonical"]').getAttribute('href')`)
+	if !strings.Contains(text, "number 24") || !strings.Contains(text, "Paula Pages") || !strings.Contains(text, "3 in stock") ||
+		!regexp.MustCompile(`^/book/\d+$`).MatchString(canonical) {
+		t.Errorf("book page (canonical %q):\n%s", canonical, snippet(text))
+	}
+	b.screenshot(shots, "book.png")
 }
 
 // mustDeadline returns ctx's deadline; ctx has one.

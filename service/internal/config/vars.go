@@ -12,8 +12,8 @@ type Var struct {
 // FromEnv reads exactly these names, so a new variable can't go undocumented.
 var Vars = []Var{
 	{"PORT", "`5000`", "TCP port for plain HTTP. TLS ends at the ALB or NGINX."},
-	{"DATABASE_URL", "", "`mysql://user:pass@host:3306/db`, the Flask original's `mysql+pymysql://user:pass@host:3306/db`, " +
-		"or a go-sql-driver DSN `user:pass@tcp(host:3306)/db`. User and password are percent-decoded."},
+	{"DATABASE_URL", "", "`mysql://USER:PASSWORD@host:3306/db`, the Flask original's `mysql+pymysql://USER:PASSWORD@host:3306/db`, " +
+		"or a go-sql-driver DSN `USER:PASSWORD@tcp(host:3306)/db`. User and password are percent-decoded."},
 	{"DB_HOST", "", "Instead of `DATABASE_URL`, with `DB_NAME` and `DB_SECRET_ARN`: the RDS endpoint's host name, without the port."},
 	{"DB_PORT", "`3306`", "With `DB_HOST`: the database's port."},
 	{"DB_NAME", "", "With `DB_HOST`: the database."},

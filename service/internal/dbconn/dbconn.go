@@ -69,10 +69,16 @@ const (
 	// 30 s stays above golang-migrate's 10 s GET_LOCK wait.
 	DefaultReadTimeout  = 30 * time.Second
 	DefaultWriteTimeout = 30 * time.Second
-	// DefaultMaxOpenConns caps the pool. RDS sizes max_connections from
-	// memory (about 60-85 on a 1 GiB db.t4g.micro) and the stack runs up to
-	// ~8 service processes against one instance, so each keeps well under 1/8.
-	DefaultMaxOpenConns = 10
+	// DefaultMaxOpenConns caps the pool, so that the whole fleet fits in
+	// RDS's max_connections. RDS MySQL's default is
+	// {DBInstanceClassMemory/12582880}: about 60 on the stack's default
+	// db.t3.micro (1 GiB, less what RDS reserves). At the stack's defaults
+	// up to 9 service processes share it: maxSize 3 ASG instances, 5 swarm
+	// replicas and the optional monolith. 9 x 6 = 54 leaves about 6 for
+	// RDS's own rdsadmin sessions and an operator's client; 10, the old
+	// value, would ask for 90. A process waits for a free connection rather
+	// than failing with "Too many connections" (1040).
+	DefaultMaxOpenConns = 6
 	// DefaultConnMaxLifetime recycles connections so that a Multi-AZ failover
 	// (new address behind the same DNS name) is picked up without a restart.
 	DefaultConnMaxLifetime = 5 * time.Minute

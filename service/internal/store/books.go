@@ -153,11 +153,6 @@ func (s *Store) ArchiveBook(ctx context.Context, id, sellerID int64) error {
 	}))
 }
 
-// Catalog returns every book on sale, by id.
-func (s *Store) Catalog(ctx context.Context) ([]Book, error) {
-	return s.books(ctx, "SELECT "+bookCols+" FROM books WHERE archived = FALSE ORDER BY id")
-}
-
 // SellerBooks returns sellerID's books on sale, by id.
 func (s *Store) SellerBooks(ctx context.Context, sellerID int64) ([]Book, error) {
 	return s.books(ctx, "SELECT "+bookCols+" FROM books WHERE seller_id = ? AND archived = FALSE ORDER BY id", sellerID)

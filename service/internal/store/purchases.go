@@ -73,9 +73,12 @@ func (e *OutOfStockError) Unwrap() error { return ErrOutOfStock }
 // Buy takes quantity units of book bookID for buyerID and records a purchase
 // pending payment, in one transaction, and returns the purchase id. The
 // stock is taken with one conditional UPDATE (stock >= quantity), so
-// concurrent buyers can't take more than there is (fault 2); the price is
-// read from the row that UPDATE has just locked. Errors: ErrNotFound (no such
-// book or archived), *OutOfStockError (wraps ErrOutOfStock).
+// concurrent buyers can't take more than there is (fault 2); the purchase
+// row copies the price from the book row that UPDATE has just locked, in
+// the same INSERT ... SELECT. That is four round trips to the database
+// (begin, update, insert, commit), and no row but the book's is written:
+// buyers of different books never wait for each other. Errors: ErrNotFound
+// (no such book or archived), *OutOfStockError (wraps ErrOutOfStock).
 func (s *Store) Buy(ctx context.Context, buyerID, bookID int64, quantity int) (int64, error) {
 	if quantity <= 0 {
 		return 0, fmt.Errorf("store: quantity %d: must be positive", quantity)
@@ -105,24 +108,17 @@ func (s *Store) Buy(ctx context.Context, buyerID, bookID int64, quantity int) (i
 			}
 			return &OutOfStockError{Available: stock}
 		}
-		var price money.Cents
-		if err := tx.QueryRowContext(ctx, "SELECT price_cents FROM books WHERE id = ?", bookID).Scan(&price); err != nil {
-			return err
-		}
-		total, err := price.Times(int64(quantity))
-		if err != nil {
-			return err
-		}
+		// A total past BIGINT fails the INSERT (error 1690, out of
+		// range); it never wraps. Forms cap price and quantity far below.
 		res, err = tx.ExecContext(ctx,
-			"INSERT INTO purchases (buyer_id, book_id, quantity, unit_price_cents, total_cents, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			buyerID, bookID, quantity, int64(price), int64(total), StatusPendingPayment, s.clock())
+			"INSERT INTO purchases (buyer_id, book_id, quantity, unit_price_cents, total_cents, status, created_at)"+
+				" SELECT ?, id, ?, price_cents, price_cents * ?, ?, ? FROM books WHERE id = ?",
+			buyerID, quantity, quantity, StatusPendingPayment, s.clock(), bookID)
 		if err != nil {
 			return err
 		}
-		if id, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		return bumpCatalog(ctx, tx)
+		id, err = res.LastInsertId()
+		return err
 	})
 	return id, wrap("buy", err)
 }
@@ -242,7 +238,7 @@ func (s *Store) ExpirePending(ctx context.Context, cutoff time.Time) (int, error
 				return err
 			}
 			n++
-			return bumpCatalog(ctx, tx)
+			return nil
 		})
 		cancel()
 		if err != nil {

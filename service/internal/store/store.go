@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -39,6 +40,7 @@ type Store struct {
 	// Timeout bounds each method call (DefaultTimeout when zero).
 	Timeout time.Duration
 	now     func() time.Time
+	engine  atomic.Int32 // isEmbedded's answer: 0 unknown, 1 MySQL or MariaDB, 2 embedded
 }
 
 // New returns a Store using db with DefaultTimeout.
@@ -128,17 +130,20 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// bumpCatalog marks the catalog changed, inside the transaction that changed
-// it; see CatalogVersion.
+// bumpCatalog marks a change to which books are on sale or to their order
+// (a book added, edited or archived), inside the transaction that made it;
+// see CatalogVersion. Purchases and expired reservations change only stock
+// and don't bump it: no row is written by every purchase.
 func bumpCatalog(ctx context.Context, tx *sql.Tx) error {
 	_, err := tx.ExecContext(ctx, "UPDATE catalog_version SET version = version + 1 WHERE id = 1")
 	return err
 }
 
 // CatalogVersion returns a number that grows with every committed change to
-// what the catalog shows (a book added, edited, archived, or its stock
-// taken). Caches of the catalog compare it to know they are current, in every
-// instance that shares the database.
+// which books are on sale or to their order: a book added, edited or
+// archived, never a purchase. A cache of a search's page members compares
+// it to know they are current, in every instance that shares the database;
+// their stock and price it reads again (BooksByID).
 func (s *Store) CatalogVersion(ctx context.Context) (int64, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()

@@ -247,7 +247,7 @@ func TestPurchaseOwnership(t *testing.T) {
 	}
 }
 
-func TestArchiveKeepsHistoryAndBumpsCatalog(t *testing.T) {
+func TestArchiveKeepsHistory(t *testing.T) {
 	s, _ := newStore(t)
 	seller := user(t, s, "seller@example.com")
 	buyer := user(t, s, "buyer@example.com")
@@ -255,18 +255,14 @@ func TestArchiveKeepsHistoryAndBumpsCatalog(t *testing.T) {
 	if _, err := s.Buy(t.Context(), buyer, book, 1); err != nil {
 		t.Fatal(err)
 	}
-	v0, _ := s.CatalogVersion(t.Context())
 	if err := s.ArchiveBook(t.Context(), book, buyer); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("archive by non-seller: %v", err)
 	}
 	if err := s.ArchiveBook(t.Context(), book, seller); err != nil {
 		t.Fatal(err)
 	}
-	if v1, _ := s.CatalogVersion(t.Context()); v1 <= v0 {
-		t.Fatalf("catalog version %d -> %d after archive", v0, v1)
-	}
-	cat, _ := s.Catalog(t.Context())
-	if len(cat) != 0 {
+	cat, err := s.Catalog(t.Context(), store.CatalogQuery{Sort: store.SortNewest, Limit: 24})
+	if err != nil || len(cat.Books) != 0 {
 		t.Fatalf("archived book still in catalog: %+v", cat)
 	}
 	orders, err := s.Orders(t.Context(), buyer)

@@ -22,7 +22,9 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/text/currency"
 
+	"github.com/bookstore-aws/bookstore/service/internal/money"
 	"github.com/bookstore-aws/bookstore/service/internal/store"
 )
 
@@ -50,6 +52,9 @@ type Options struct {
 	LoginWindow               time.Duration
 	// MaxCoverBytes caps a cover upload (default 2 MiB).
 	MaxCoverBytes int64
+	// Currency is the unit of every amount (config's CURRENCY); the zero
+	// Unit means money.DefaultCurrency.
+	Currency currency.Unit
 }
 
 // App is one instance of the web application.
@@ -65,7 +70,8 @@ type App struct {
 	// (X-Forwarded-Proto from the ALB); see sessions().
 	plain, secure *scs.SessionManager
 	metrics       *metrics
-	catalog       *catalogCache
+	catalog       *freshCache[*catalogSnapshot]
+	books         *freshCache[store.Book]
 	draining      atomic.Bool
 	bufs          sync.Pool
 }
@@ -97,6 +103,13 @@ func New(o Options) (*App, error) {
 	if o.MaxCoverBytes == 0 {
 		o.MaxCoverBytes = 2 << 20
 	}
+	if o.Currency == (currency.Unit{}) {
+		cur, err := money.ParseCurrency(money.DefaultCurrency)
+		if err != nil {
+			return nil, fmt.Errorf("web: default currency: %w", err)
+		}
+		o.Currency = cur
+	}
 	a := &App{opts: o, store: o.Store, log: o.Logger, admins: map[string]bool{}}
 	for _, e := range o.AdminEmails {
 		a.admins[store.NormalizeEmail(e)] = true
@@ -107,7 +120,8 @@ func New(o Options) (*App, error) {
 	a.plain = newSessionManager(o.Sessions, false, a.sessionError)
 	a.secure = newSessionManager(o.Sessions, true, a.sessionError)
 	a.metrics = newMetrics(o.Store.DB)
-	a.catalog = newCatalogCache(a.store, a.renderCatalog)
+	a.catalog = newFreshCache[*catalogSnapshot](512)
+	a.books = newFreshCache[store.Book](4096)
 	a.bufs.New = func() any { return new(bytes.Buffer) }
 	return a, nil
 }
@@ -116,7 +130,10 @@ func newSessionManager(st scs.Store, secure bool, onErr func(http.ResponseWriter
 	sm := scs.New()
 	sm.Store = st
 	sm.Lifetime = 24 * time.Hour
-	sm.IdleTimeout = 12 * time.Hour
+	// No scs IdleTimeout: with one, scs rewrites the session row on every
+	// request (a database write and round trip per page); loadSession
+	// enforces sessionIdleTimeout itself, writing at most once per
+	// sessionSeenEvery.
 	sm.Cookie.Name = "session"
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode
@@ -136,7 +153,7 @@ func (a *App) parseTemplates() error {
 		if page == "base" {
 			continue
 		}
-		t, err := template.New(page).ParseFS(templateFS, "templates/base.tmpl", n)
+		t, err := template.New(page).Funcs(a.templateFuncs()).ParseFS(templateFS, "templates/base.tmpl", n)
 		if err != nil {
 			return fmt.Errorf("web: template %s: %w", page, err)
 		}
@@ -146,24 +163,43 @@ func (a *App) parseTemplates() error {
 	return nil
 }
 
+// templateFuncs are the functions templates may call:
+//
+//	money: an amount (money.Cents) as every page shows it, "129.98 EUR"
+//	currency: the currency's ISO 4217 code alone, for labels ("Price (EUR)")
+func (a *App) templateFuncs() template.FuncMap {
+	cur := a.opts.Currency
+	return template.FuncMap{
+		"money":    func(c money.Cents) string { return c.In(cur) },
+		"currency": func() string { return cur.String() },
+		// sortName is how the catalog's sort menu names an order.
+		"sortName": func(s store.CatalogSort) string {
+			return map[store.CatalogSort]string{store.SortNewest: "Newest first", store.SortTitle: "Title",
+				store.SortPriceAsc: "Price, low to high", store.SortPriceDesc: "Price, high to low"}[s]
+		},
+	}
+}
+
 // templateData is everything a page may show.
 type templateData struct {
-	User       *sessionUser
-	IsAdmin    bool
-	Flash      string
-	Error      string
-	Form       *form
-	Catalog    template.HTML
-	Books      []store.Book
-	Book       store.Book
-	Purchase   store.Purchase
-	Methods    []string
-	Providers  []store.Provider
-	Orders     []store.Order
-	Users      []store.User
-	StatusText string
-	Message    string
-	MaxCover   string
+	User    *sessionUser
+	IsAdmin bool
+	Flash   string
+	Error   string
+	Form    *form
+	Catalog template.HTML
+	// CatalogView is the catalog's search, sort and page links.
+	CatalogView *catalogView
+	Books       []store.Book
+	Book        store.Book
+	Purchase    store.Purchase
+	Methods     []string
+	Providers   []store.Provider
+	Orders      []store.Order
+	Users       []store.User
+	StatusText  string
+	Message     string
+	MaxCover    string
 }
 
 func (a *App) data(r *http.Request) *templateData {

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"bytes"
-	"compress/gzip"
 	"errors"
 	"net/http"
 	"strconv"
@@ -17,54 +15,6 @@ import (
 func idParam(r *http.Request, name string) (int64, bool) {
 	id, err := strconv.ParseInt(chi.URLParam(r, name), 10, 64)
 	return id, err == nil && id > 0
-}
-
-// catalogPage shows every book on sale. Most visitors are anonymous and
-// have no flash message: they all get the same bytes, rendered (and
-// gzipped, for the browsers that accept it) once per catalog version; see
-// catalogCache for why they are never stale.
-func (a *App) catalogPage(w http.ResponseWriter, r *http.Request) {
-	snap, err := a.catalog.get(r.Context())
-	if err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	d := a.data(r)
-	d.Catalog = snap.html
-	if d.User != nil || d.Flash != "" {
-		a.render(w, r, http.StatusOK, "catalog", d)
-		return
-	}
-	page := snap.anonPage.Load()
-	if page == nil {
-		var buf bytes.Buffer
-		if err := a.pages["catalog"].ExecuteTemplate(&buf, "base", d); err != nil {
-			a.serverError(w, r, err)
-			return
-		}
-		b := buf.Bytes()
-		page = &b
-		snap.anonPage.Store(page)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Vary", "Accept-Encoding")
-	if acceptsGzip(r) {
-		gz := snap.anonGzip.Load()
-		if gz == nil {
-			var buf bytes.Buffer
-			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-			zw.Write(*page)
-			zw.Close()
-			b := buf.Bytes()
-			gz = &b
-			snap.anonGzip.Store(gz)
-		}
-		page = gz
-		h.Set("Content-Encoding", "gzip")
-	}
-	h.Set("Content-Length", strconv.Itoa(len(*page)))
-	w.Write(*page)
 }
 
 // acceptsGzip reports whether Accept-Encoding lists gzip without q=0

@@ -1,138 +1,126 @@
 package web
 
 import (
-	"bytes"
 	"context"
-	"html/template"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/bookstore-aws/bookstore/service/internal/store"
 )
 
-// catalogCache serves the catalog's rendered book list without querying and
-// rendering 100 books per request, and without ever showing stock older than
-// the request.
+// freshCache answers many concurrent requests for the same thing (a catalog
+// page, a book) with one database read, without ever answering with data
+// older than the request.
 //
-// Every change to what the catalog shows bumps store.CatalogVersion in the
-// same transaction (one row, so every instance sharing the database sees
-// it). A request is answered only after a version read that *started after
-// the request arrived*: if that version is the cached one, the cached HTML
-// is current as of the request's arrival; if not, the list is reloaded.
-// Version reads are coalesced: at most one is in flight per instance, and
-// every request that arrives meanwhile waits for the next one, which starts
-// when the current one ends (and at least minGap after it started). Under
-// load one read answers many requests; alone, a request costs one
-// primary-key read instead of a 100-row query and its rendering.
-type catalogCache struct {
-	store  *store.Store
-	render func([]store.Book) (template.HTML, error)
+// A request is answered only with the result of a read that *started after
+// the request arrived*. Reads are coalesced per key: at most one is in
+// flight, and every request that arrives meanwhile waits for the next one,
+// which starts when the current one ends (and at least minGap after it
+// started). Under load one read answers many requests; alone, a request
+// costs one read, as without a cache. Nothing is written to the database
+// to keep it fresh: a purchase on any instance shows in the next request
+// to every instance, because that request waits for a read that began
+// after it.
+//
+// What is kept between reads is only the last result per key, so that the
+// loader can reuse its rendering when the data did not change.
+type freshCache[T any] struct {
 	minGap time.Duration
+	max    int // keys kept; beyond, idle keys are dropped
 
 	mu      sync.Mutex
-	running *versionRead // in flight
-	next    *versionRead // starts when running ends; joined by later arrivals
-
-	snap atomic.Pointer[catalogSnapshot]
-	load sync.Mutex // one reload at a time
+	entries map[string]*freshEntry[T]
 }
 
-type versionRead struct {
-	done    chan struct{}
-	version int64
-	err     error
+type freshEntry[T any] struct {
+	load    func(ctx context.Context, prev T) (T, error)
+	running *freshRead[T] // in flight
+	next    *freshRead[T] // starts when running ends; joined by later arrivals
+	last    atomic.Pointer[T]
 }
 
-type catalogSnapshot struct {
-	version int64 // the list shows the catalog at this version or later
-	html    template.HTML
-	// anonPage is the whole page as an anonymous visitor without a flash
-	// message sees it, rendered on first use; anonGzip is it gzipped.
-	anonPage, anonGzip atomic.Pointer[[]byte]
+type freshRead[T any] struct {
+	done chan struct{}
+	val  T
+	err  error
 }
 
-// defaultMinGap caps version reads at 1000/s per instance; it adds at most
+// defaultMinGap caps reads at 1000/s per key and instance; it adds at most
 // 1 ms to a request.
 const defaultMinGap = time.Millisecond
 
-func newCatalogCache(s *store.Store, render func([]store.Book) (template.HTML, error)) *catalogCache {
-	return &catalogCache{store: s, render: render, minGap: defaultMinGap}
+// newFreshCache returns a cache that remembers at most max keys: search
+// queries and deep pages are many, and a catalog page kept with its
+// rendering and gzipped copy costs about 20 KB (512 pages: about 10 MB).
+func newFreshCache[T any](max int) *freshCache[T] {
+	return &freshCache[T]{minGap: defaultMinGap, max: max, entries: map[string]*freshEntry[T]{}}
 }
 
-// get returns the book list as of a moment after the call began, or the
-// store's error (ErrUnavailable when the database is down: never a stale
-// list).
-func (c *catalogCache) get(ctx context.Context) (*catalogSnapshot, error) {
-	r := c.join()
+// get returns key's value as read by load after the call began, or load's
+// error, or ctx's. load gets the previous value (the zero T at first) and
+// the read's own context (not the request's: one request going away must
+// not fail the others waiting on the same read); key must determine what
+// load reads.
+func (c *freshCache[T]) get(ctx context.Context, key string, load func(ctx context.Context, prev T) (T, error)) (T, error) {
+	r := c.join(key, load)
 	select {
 	case <-r.done:
+		return r.val, r.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		var zero T
+		return zero, ctx.Err()
 	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	if s := c.snap.Load(); s != nil && s.version >= r.version {
-		return s, nil
-	}
-	c.load.Lock()
-	defer c.load.Unlock()
-	if s := c.snap.Load(); s != nil && s.version >= r.version {
-		return s, nil // another request reloaded it meanwhile
-	}
-	// Read after the version: the list is at version r.version or later.
-	books, err := c.store.Catalog(ctx)
-	if err != nil {
-		return nil, err
-	}
-	html, err := c.render(books)
-	if err != nil {
-		return nil, err
-	}
-	s := &catalogSnapshot{version: r.version, html: html}
-	c.snap.Store(s)
-	return s, nil
 }
 
-// join returns a version read that starts no earlier than now.
-func (c *catalogCache) join() *versionRead {
+// join returns a read of key that starts no earlier than now.
+func (c *freshCache[T]) join(key string, load func(ctx context.Context, prev T) (T, error)) *freshRead[T] {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.running == nil {
-		c.running = &versionRead{done: make(chan struct{})}
-		go c.readVersions(c.running)
-		return c.running
+	e := c.entries[key]
+	if e == nil {
+		if len(c.entries) >= c.max {
+			for k, old := range c.entries {
+				if old.running == nil {
+					delete(c.entries, k)
+				}
+			}
+		}
+		e = &freshEntry[T]{load: load}
+		c.entries[key] = e
 	}
-	if c.next == nil {
-		c.next = &versionRead{done: make(chan struct{})}
+	if e.running == nil {
+		e.running = &freshRead[T]{done: make(chan struct{})}
+		go c.readLoop(e, e.running)
+		return e.running
 	}
-	return c.next
+	if e.next == nil {
+		e.next = &freshRead[T]{done: make(chan struct{})}
+	}
+	return e.next
 }
 
-// readVersions runs r, then each read queued behind it, until none is.
-func (c *catalogCache) readVersions(r *versionRead) {
+// readLoop runs r, then each read queued behind it, until none is.
+func (c *freshCache[T]) readLoop(e *freshEntry[T], r *freshRead[T]) {
 	for r != nil {
 		started := time.Now()
-		r.version, r.err = c.store.CatalogVersion(context.Background())
+		var prev T
+		if p := e.last.Load(); p != nil {
+			prev = *p
+		}
+		r.val, r.err = e.load(context.Background(), prev)
+		if r.err == nil {
+			v := r.val
+			e.last.Store(&v)
+		}
 		close(r.done)
 		c.mu.Lock()
-		queued := c.next != nil
+		queued := e.next != nil
 		c.mu.Unlock()
 		if queued {
 			time.Sleep(c.minGap - time.Since(started))
 		}
 		c.mu.Lock()
-		c.running, c.next = c.next, nil
-		r = c.running
+		e.running, e.next = e.next, nil
+		r = e.running
 		c.mu.Unlock()
 	}
-}
-
-func (a *App) renderCatalog(books []store.Book) (template.HTML, error) {
-	var buf bytes.Buffer
-	if err := a.fragments.ExecuteTemplate(&buf, "catalog-books", books); err != nil {
-		return "", err
-	}
-	return template.HTML(buf.String()), nil
 }

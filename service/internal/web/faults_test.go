@@ -246,7 +246,7 @@ func TestFault9MoneyIsExact(t *testing.T) {
 	buyer, _ := e.user(0, "buyer@example.com")
 	book := int64(e.count("SELECT id FROM books WHERE title = 'P19.99'"))
 	pid := buyer.buy(book, 3)
-	if r := buyer.get(fmt.Sprintf("/payment/%d", pid)); !strings.Contains(r.body, "<strong>59.97</strong>") {
+	if r := buyer.get(fmt.Sprintf("/payment/%d", pid)); !strings.Contains(r.body, "<strong>59.97\u00a0EUR</strong>") {
 		t.Fatalf("amount due: %s", snippet(r.body))
 	}
 	if r := seller.multipart("/book/add_book", map[string]string{"title": "X", "author": "A", "price": "1.005", "stock": "1"}, "", nil); r.status != http.StatusUnprocessableEntity {

@@ -49,7 +49,7 @@ func TestFullFlow(t *testing.T) {
 	fmt.Sscan(m[1], &bookID)
 	pid := buyer.buy(bookID, 2)
 	pay := buyer.get(fmt.Sprintf("/payment/%d", pid))
-	if pay.status != 200 || !strings.Contains(pay.body, "39.98") || !strings.Contains(pay.body, "Reserved for 30 minutes.") {
+	if pay.status != 200 || !strings.Contains(pay.body, "39.98") || !strings.Contains(pay.body, "Reserved for you until") {
 		t.Fatalf("payment page: %d %s", pay.status, snippet(pay.body))
 	}
 	r = buyer.post(fmt.Sprintf("/payment/%d", pid), url.Values{"method": {"PayPal"}})
@@ -57,7 +57,7 @@ func TestFullFlow(t *testing.T) {
 		t.Fatalf("pay: %d %s %s", r.status, r.location, snippet(r.body))
 	}
 	del := buyer.follow(r)
-	if !strings.Contains(del.body, "Servientrega") || !strings.Contains(del.body, "Paid 39.98 by PayPal") {
+	if !strings.Contains(del.body, "Servientrega") || !strings.Contains(del.body, "Paid 39.98\u00a0EUR by PayPal") {
 		t.Fatalf("delivery page: %s", snippet(del.body))
 	}
 	r = buyer.post(fmt.Sprintf("/delivery/%d", pid), url.Values{"provider": {"4"}})

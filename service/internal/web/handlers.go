@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -105,6 +106,7 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	sm.Put(r.Context(), "userID", u.ID)
 	sm.Put(r.Context(), "userName", u.Name)
 	sm.Put(r.Context(), "userEmail", u.Email)
+	sm.Put(r.Context(), "seen", time.Now().Unix())
 	a.redirect(w, r, "/book/catalog", "Welcome back, "+u.Name+".")
 }
 

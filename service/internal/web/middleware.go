@@ -150,7 +150,7 @@ func clientIP(r *http.Request) string {
 func (a *App) loadSession(next http.Handler) http.Handler {
 	withUser := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sm := a.sessions(r)
-		if id := sm.GetInt64(r.Context(), "userID"); id != 0 {
+		if id := sm.GetInt64(r.Context(), "userID"); id != 0 && checkIdle(r.Context(), sm, time.Now()) {
 			u := &sessionUser{ID: id, Name: sm.GetString(r.Context(), "userName"), Email: sm.GetString(r.Context(), "userEmail")}
 			r = r.WithContext(context.WithValue(r.Context(), userKey, u))
 			w.Header().Add("Cache-Control", "no-store")

@@ -48,18 +48,22 @@ func (a *App) buy(w http.ResponseWriter, r *http.Request) {
 	}
 	a.metrics.purchases.Inc()
 	a.metrics.units.Add(float64(qty))
-	a.redirect(w, r, "/payment/"+strconv.FormatInt(id, 10), fmt.Sprintf("Reserved for %d minutes. Please pay to complete your purchase.", int(store.ReservationTTL.Minutes())))
+	// No flash message: the payment page says how long the units are
+	// reserved, and a flash would cost a session write per purchase.
+	a.redirect(w, r, "/payment/"+strconv.FormatInt(id, 10), "")
 }
 
-// catalogWithError re-renders the catalog (where the buy forms are) with msg.
+// catalogWithError re-renders the catalog's first page (where the buy forms
+// are) with msg.
 func (a *App) catalogWithError(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	snap, err := a.catalog.get(r.Context())
+	c, _ := parseCatalog(nil)
+	snap, err := a.catalogSnap(r.Context(), c)
 	if err != nil {
 		a.serverError(w, r, err)
 		return
 	}
 	d := a.data(r)
-	d.Catalog, d.Error = snap.html, msg
+	d.Catalog, d.CatalogView, d.Error = snap.html, c.view(snap.page), msg
 	a.render(w, r, status, "catalog", d)
 }
 
@@ -132,7 +136,7 @@ func (a *App) pay(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		a.serverError(w, r, err)
 	default:
-		a.redirect(w, r, next, "Paid "+p.Total.String()+" by "+method+". Now choose a delivery provider.")
+		a.redirect(w, r, next, "Paid "+p.Total.In(a.opts.Currency)+" by "+method+". Now choose a delivery provider.")
 	}
 }
 

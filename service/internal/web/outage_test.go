@@ -1,111 +1,25 @@
 package web_test
 
 import (
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/bookstore-aws/bookstore/service/internal/dbproxy"
 	"github.com/bookstore-aws/bookstore/service/internal/web"
 )
 
-// proxy is a TCP proxy to the database that the test can cut (connections
-// reset, new ones refused) or stall (bytes stop flowing, like a network
-// partition), and restore.
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	mode   string // "up", "cut", "stall"
-	conns  map[net.Conn]bool
-	resume chan struct{}
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// newProxy starts a dbproxy to target, closed when t ends.
+func newProxy(t *testing.T, target string) *dbproxy.Proxy {
+	p, err := dbproxy.Start(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{ln: ln, target: target, mode: "up", conns: map[net.Conn]bool{}, resume: make(chan struct{})}
-	t.Cleanup(func() { ln.Close(); p.set("cut") })
-	go p.serve()
+	t.Cleanup(func() { p.Close() })
 	return p
-}
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		mode := p.mode
-		p.mu.Unlock()
-		if mode == "cut" {
-			c.Close()
-			continue
-		}
-		go p.pipe(c)
-	}
-}
-
-func (p *proxy) pipe(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	p.conns[c], p.conns[up] = true, true
-	p.mu.Unlock()
-	cp := func(dst, src net.Conn) {
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := src.Read(buf)
-			p.mu.Lock()
-			stalled, resume := p.mode == "stall", p.resume
-			p.mu.Unlock()
-			if stalled {
-				<-resume
-			}
-			if n > 0 {
-				if _, werr := dst.Write(buf[:n]); werr != nil {
-					break
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
-		dst.Close()
-		src.Close()
-	}
-	go cp(up, c)
-	cp(c, up)
-}
-
-// set switches mode; "cut" also resets every open connection.
-func (p *proxy) set(mode string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.mode == "stall" && mode != "stall" {
-		close(p.resume)
-		p.resume = make(chan struct{})
-	}
-	p.mode = mode
-	if mode == "cut" {
-		for c := range p.conns {
-			if tc, ok := c.(*net.TCPConn); ok {
-				tc.SetLinger(0)
-			}
-			c.Close()
-		}
-		p.conns = map[net.Conn]bool{}
-	}
 }
 
 // When the database goes away pages answer 503 within a bounded time, and
@@ -118,7 +32,7 @@ func TestDatabaseOutageAndRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newProxy(t, cfg.Addr)
-	cfg.Addr = p.ln.Addr().String()
+	cfg.Addr = p.Addr()
 	const timeout = time.Second
 	e.db.Timeout = timeout
 	e.addInstance(cfg.FormatDSN(), func(o *web.Options) {})
@@ -152,9 +66,9 @@ func TestDatabaseOutageAndRecovery(t *testing.T) {
 	}
 	check("before", 200)
 	for _, mode := range []string{"cut", "stall"} {
-		p.set(mode)
+		p.Set(mode)
 		check(mode, http.StatusServiceUnavailable)
-		p.set("up")
+		p.Set(dbproxy.Up)
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			r := user.get("/book/catalog")

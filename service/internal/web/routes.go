@@ -46,6 +46,9 @@ func (a *App) Routes() http.Handler {
 		r.Get("/logout", a.logoutForm)
 		r.Post("/logout", a.logout)
 		r.Get("/book/catalog", a.catalogPage)
+		// Static routes under /book/ (catalog, my_books, add_book) win
+		// over this pattern in chi; a non-numeric id is a 404.
+		r.Get("/book/{id}", a.bookPage)
 
 		r.Group(func(r chi.Router) {
 			r.Use(a.requireLogin)

@@ -1,0 +1,1 @@
+CREATE INDEX books_catalog_newest ON books (archived, id)

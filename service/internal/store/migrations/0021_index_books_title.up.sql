@@ -1,0 +1,1 @@
+CREATE INDEX books_catalog_title ON books (archived, title, id)

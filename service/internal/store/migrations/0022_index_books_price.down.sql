@@ -1,0 +1,1 @@
+DROP INDEX books_catalog_price ON books

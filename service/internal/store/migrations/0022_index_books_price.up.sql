@@ -1,0 +1,1 @@
+CREATE INDEX books_catalog_price ON books (archived, price_cents, id)

@@ -1,0 +1,1 @@
+CREATE FULLTEXT INDEX books_search ON books (title, author)
