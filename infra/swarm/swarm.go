@@ -110,31 +110,17 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	s.JoinTokenParameter = token.Name
 
-	// Pulumi updates it in place on each deploy; hosts read it (see the package
-	// comment), so it is not a replacement of anything.
-	image, err := ssm.NewParameter(ctx, name+"-image", &ssm.ParameterArgs{
-		Type: pulumi.String("String"),
-		Tier: pulumi.String("Standard"),
-		// Not a secret, so previews and diffs show which image a deploy rolls out.
-		InsecureValue: args.Service.ImageRef,
-		Description:   pulumi.String("The image the Docker Swarm service runs (repo@sha256:...), rolled out by the manager"),
-		Tags:          tags.Of(args.Tags),
-	}, parent)
+	// Pulumi updates both in place on each deploy; the manager applies them
+	// (see the package comment), so neither replaces anything.
+	image, err := setting(ctx, name+"-image", args.Service.ImageRef,
+		"The image the Docker Swarm service runs (repo@sha256:...), rolled out by the manager", args.Tags, parent)
 	if err != nil {
 		return nil, err
 	}
 	s.ImageParameter = image.Name
 	readImage := hostrole.Grant{Sid: "ReadImageParameter", Actions: []string{"ssm:GetParameter"}, Resource: image.Arn}
-
-	// Likewise for bookstore:swarmReplicas: the rollout timer scales the
-	// service to each new value.
-	replicas, err := ssm.NewParameter(ctx, name+"-replicas", &ssm.ParameterArgs{
-		Type:          pulumi.String("String"),
-		Tier:          pulumi.String("Standard"),
-		InsecureValue: pulumi.String(strconv.Itoa(args.Replicas)),
-		Description:   pulumi.String("Replicas of the Docker Swarm service (bookstore:swarmReplicas), applied by the manager"),
-		Tags:          tags.Of(args.Tags),
-	}, parent)
+	replicas, err := setting(ctx, name+"-replicas", pulumi.String(strconv.Itoa(args.Replicas)),
+		"Replicas of the Docker Swarm service (bookstore:swarmReplicas), applied by the manager", args.Tags, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +217,21 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	return s, nil
+}
+
+// setting declares an SSM parameter that holds one value the manager applies
+// to the running swarm: a Standard-tier String (free; 4 KB), not a secret, so
+// previews and diffs show the value a deploy rolls out.
+func setting(ctx *pulumi.Context, name string, value pulumi.StringInput, description string, tagMap map[string]string,
+	parent pulumi.ResourceOption,
+) (*ssm.Parameter, error) {
+	return ssm.NewParameter(ctx, name, &ssm.ParameterArgs{
+		Type:          pulumi.String("String"),
+		Tier:          pulumi.String("Standard"),
+		InsecureValue: value,
+		Description:   pulumi.String(description),
+		Tags:          tags.Of(tagMap),
+	}, parent)
 }
 
 // workers declares the worker group; base are the grants it shares with the
