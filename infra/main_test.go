@@ -1229,14 +1229,15 @@ func TestSwarmManager(t *testing.T) {
 	}
 
 	image := checkImageParameter(t, s)
+	replicas := checkReplicasParameter(t, s, "5")
 
 	st := checkBaseGrants(t, s, "bookstore-swarm-manager", "bookstore-swarm")
 	if get(st["ssm:PutParameter"], "Resource") != param.out("arn") {
 		t.Errorf("manager PutParameter grant %v", st["ssm:PutParameter"])
 	}
-	// Only the image parameter: the token is for workers to read.
-	if got := resources(t, s, "bookstore-swarm-manager", "ssm:GetParameter"); !reflect.DeepEqual(got, []string{image.out("arn")}) {
-		t.Errorf("manager GetParameter on %v, want only the image parameter %s", got, image.out("arn"))
+	// Only the image and replica count parameters: the token is for workers to read.
+	if got, want := resources(t, s, "bookstore-swarm-manager", "ssm:GetParameter"), []string{image.out("arn"), replicas.out("arn")}; !sameSet(got, want) {
+		t.Errorf("manager GetParameter on %v, want exactly the image and replica count parameters %v", got, want)
 	}
 	if get(st["secretsmanager:GetSecretValue"], "Resource") != s.outputs["dbSecretArn"] {
 		t.Error("the manager cannot read the DB secret its tasks need")
@@ -1264,8 +1265,8 @@ func TestSwarmManager(t *testing.T) {
 	mustContain(t, "manager user data", ud, "#cloud-config", param.out("name"),
 		s.outputs["dbSecretArn"].(string), s.outputs["efsId"].(string), s.one(t, tLogGroup, "bookstore-swarm").out("name"))
 	noDigest(t, "manager user data", ud, s)
-	// The renderer's parameter file (infra/userdata) carries the replicas.
-	mustContain(t, "manager user data", ud, "REPLICAS='5'", "JOIN_TOKEN_PARAMETER='"+param.out("name")+"'",
+	// The renderer's parameter file (infra/userdata) names the parameters.
+	mustContain(t, "manager user data", ud, "REPLICAS_PARAMETER='"+replicas.out("name")+"'", "JOIN_TOKEN_PARAMETER='"+param.out("name")+"'",
 		"IMAGE_PARAMETER='"+image.out("name")+"'", "IMAGE_REPOSITORY='"+s.one(t, tRepo, "bookstore").out("repositoryUrl")+"'",
 		"bookstore-rollout.timer", "/opt/bookstore/bin/swarm-rollout.sh",
 		"docker swarm init", "--with-registry-auth", "published=5000,target=5000",
@@ -1293,17 +1294,38 @@ func TestSwarmManager(t *testing.T) {
 // from: a plain String holding the pushed digest, and returns it.
 func checkImageParameter(t *testing.T, s *stack) *rec {
 	t.Helper()
-	p := s.one(t, tParam, "bookstore-swarm-image")
-	p.want(t, "type", "String")
-	p.want(t, "tier", "Standard")
-	if _, ok := p.Inputs["value"]; ok || p.SecretInputs["insecureValue"] {
-		t.Error("the image parameter's value is a secret; it is a public image reference, and previews should show it")
-	}
+	p := checkPlainParameter(t, s, "bookstore-swarm-image")
 	if v := p.in("insecureValue"); v != s.outputs["imageRef"] || !strings.Contains(fmt.Sprint(v), "@sha256:") {
 		t.Errorf("image parameter value %v, want the imageRef output %v", v, s.outputs["imageRef"])
 	}
-	if p.ignores("value") {
-		t.Error("the image parameter ignores value changes: deploys would never roll the swarm")
+	return p
+}
+
+// checkPlainParameter checks a parameter Pulumi rewrites for the swarm's
+// hosts to apply: a Standard String, not a secret (previews show the new
+// value), updated in place, never ignored; and returns it.
+func checkPlainParameter(t *testing.T, s *stack, name string) *rec {
+	t.Helper()
+	p := s.one(t, tParam, name)
+	p.want(t, "type", "String")
+	p.want(t, "tier", "Standard")
+	if _, ok := p.Inputs["value"]; ok || p.SecretInputs["insecureValue"] {
+		t.Errorf("%s: the value is a secret; previews should show it", name)
+	}
+	if p.ignores("value") || p.ignores("insecureValue") || p.Req.GetDeleteBeforeReplace() {
+		t.Errorf("%s ignores changes or is replaced: a deploy would not reach the swarm", name)
+	}
+	return p
+}
+
+// checkReplicasParameter checks the parameter the manager reads the service's
+// replica count from: a plain String holding want (bookstore:swarmReplicas),
+// updated in place, and returns it.
+func checkReplicasParameter(t *testing.T, s *stack, want string) *rec {
+	t.Helper()
+	p := checkPlainParameter(t, s, "bookstore-swarm-replicas")
+	if v := p.in("insecureValue"); v != want {
+		t.Errorf("replica count parameter value %v, want %q", v, want)
 	}
 	return p
 }
@@ -1359,29 +1381,45 @@ func TestSwarmAddressPoolOutsideTheVPC(t *testing.T) {
 		"SWARM_ENDPOINT_MODE='vip'", "SWARM_PUBLISH='ingress'", "SWARM_LOG_DRIVER='awslogs'")
 }
 
-// The point of the image parameter: a deploy that only pushes a new image
-// changes the parameter and the fleet, never a swarm host's user data, so it
-// replaces neither the manager nor the workers.
-func TestSwarmUserDataIgnoresTheImage(t *testing.T) {
+// The point of the image and replica count parameters: a deploy that only
+// pushes a new image, or only sets bookstore:swarmReplicas, changes a
+// parameter (and, for an image, the fleet), never a swarm host's user data,
+// so it replaces neither the manager (userDataReplaceOnChange: a new swarm,
+// the swarm target group empty meanwhile) nor the workers (whose user data
+// holds the manager's address).
+func TestSwarmUserDataIgnoresImageAndReplicas(t *testing.T) {
 	cfg := map[string]string{"swarmWorkers": "1"}
 	a := mustRun(t, cfg)
-	b := mustRun(t, cfg, func(m *mocks) { m.imageSeed = "the next build" })
-	if a.outputs["imageRef"] == b.outputs["imageRef"] {
-		t.Fatal("the tweak did not change the image digest")
+	for _, c := range []struct {
+		change, param string // what the deploy changes; the parameter that carries it
+		run           func() *stack
+	}{
+		{"a new image", "bookstore-swarm-image", func() *stack {
+			return mustRun(t, cfg, func(m *mocks) { m.imageSeed = "the next build" })
+		}},
+		{"swarmReplicas 3", "bookstore-swarm-replicas", func() *stack {
+			return mustRun(t, map[string]string{"swarmWorkers": "1", "swarmReplicas": "3"})
+		}},
+	} {
+		b := c.run()
+		if a.one(t, tInstance, "bookstore-swarm-manager").in("userDataBase64") != b.one(t, tInstance, "bookstore-swarm-manager").in("userDataBase64") {
+			t.Errorf("%s changes the manager's user data, which replaces it (userDataReplaceOnChange)", c.change)
+		}
+		if userData(t, a.one(t, tLT, "bookstore-swarm-worker")) != userData(t, b.one(t, tLT, "bookstore-swarm-worker")) {
+			t.Errorf("%s changes the workers' user data, which refreshes them", c.change)
+		}
+		if va, vb := a.one(t, tParam, c.param).in("insecureValue"), b.one(t, tParam, c.param).in("insecureValue"); va == vb {
+			t.Errorf("%s: parameter %s stays %v: the comparisons above prove nothing", c.change, c.param, va)
+		}
 	}
+	b := mustRun(t, cfg, func(m *mocks) { m.imageSeed = "the next build" })
 	if userData(t, a.one(t, tLT, "bookstore-fleet")) == userData(t, b.one(t, tLT, "bookstore-fleet")) {
-		t.Error("the fleet's user data ignores the image: the comparison below proves nothing")
+		t.Error("the fleet's user data ignores the image: the image's comparison above proves nothing")
 	}
 	for _, s := range []*stack{a, b} {
 		if v := s.one(t, tParam, "bookstore-swarm-image").in("insecureValue"); v != s.outputs["imageRef"] {
 			t.Errorf("image parameter %v, want %v", v, s.outputs["imageRef"])
 		}
-	}
-	if a.one(t, tInstance, "bookstore-swarm-manager").in("userDataBase64") != b.one(t, tInstance, "bookstore-swarm-manager").in("userDataBase64") {
-		t.Error("a new image changes the manager's user data, which replaces it (userDataReplaceOnChange)")
-	}
-	if userData(t, a.one(t, tLT, "bookstore-swarm-worker")) != userData(t, b.one(t, tLT, "bookstore-swarm-worker")) {
-		t.Error("a new image changes the workers' user data, which refreshes them")
 	}
 
 	// In the preview of such a deploy the new digest is unknown; the swarm's
@@ -1433,7 +1471,7 @@ func TestSwarmWorkers(t *testing.T) {
 	asg.want(t, "launchTemplate.version", fmt.Sprint(ltVersion))
 	asg.want(t, "targetGroupArns.0", s.one(t, tTG, "bookstore-swarm").out("arn"))
 	asg.want(t, "instanceRefresh.strategy", "Rolling")
-	mustContain(t, "manager user data", userData(t, m), "REPLICAS='7'")
+	checkReplicasParameter(t, s, "7")
 	mustContain(t, "worker user data", userData(t, lt), "MANAGER_ADDRESS='"+m.out("privateIp")+"'", "docker swarm join")
 }
 
@@ -1544,11 +1582,12 @@ var withoutSwarm = map[string]int{
 }
 
 // swarmAdds is what the Swarm adds to that: the manager with its Elastic IP,
-// target group attachment, role and log group, the two SSM parameters, its
-// security group, the swarm target group and listener rule, swarm.<domain>
-// (A, AAAA and the certificate's validation record) and its unhealthy-host alarm.
+// target group attachment, role and log group, the three SSM parameters (join
+// token, image, replica count), its security group, the swarm target group and
+// listener rule, swarm.<domain> (A, AAAA and the certificate's validation
+// record) and its unhealthy-host alarm.
 var swarmAdds = map[string]int{
-	tInstance: 1, tEIP: 1, tTGA: 1, tParam: 2, tSG: 1, tTG: 1, tRule: 1, tRecord: 3,
+	tInstance: 1, tEIP: 1, tTGA: 1, tParam: 3, tSG: 1, tTG: 1, tRule: 1, tRecord: 3,
 	tRole: 1, tRolePolicy: 1, tProfile: 1, tLogGroup: 1, tAlarm: 1,
 	"bookstore:hostrole:Role": 1, "bookstore:swarm:Swarm": 1,
 }

@@ -68,7 +68,7 @@ func newMocks() *mocks {
 
 // seq numbers a resource by its type and name, not by when it registered:
 // the order varies from run to run, and two runs of the program must get the
-// same ids and names (TestSwarmUserDataIgnoresTheImage compares them).
+// same ids and names (TestSwarmUserDataIgnoresImageAndReplicas compares them).
 func seq(typ, name string) int {
 	h := fnv.New32a()
 	h.Write([]byte(typ + "::" + name))
@@ -215,8 +215,13 @@ func (m *mocks) NewResource(a pulumi.MockResourceArgs) (string, resource.Propert
 		set("name", autoName)
 		id = autoName
 	case "aws:ec2/instance:Instance":
+		// Under userDataReplaceOnChange new user data is a new instance, with
+		// another id and private address (which workers' user data holds).
+		if v, ok := in["userDataReplaceOnChange"]; ok && v.IsBool() && v.BoolValue() {
+			n = seq(a.TypeToken, a.Name+"#"+str("userDataBase64"))
+		}
 		id = "i-" + hexID(n, 17)
-		set("privateIp", "10.0.0.10")
+		set("privateIp", fmt.Sprintf("10.0.0.%d", 10+uint32(n)%200))
 		set("publicIp", "198.51.100.7")
 	case "aws:ssm/parameter:Parameter":
 		set("name", autoName)

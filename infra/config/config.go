@@ -54,7 +54,7 @@ var Keys = []Key{
 	{"deletionProtection", "boolean", "false", "RDS deletion protection; set it to true for production."},
 	{"skipFinalSnapshot", "boolean", "false", "Destroy the database without a final snapshot. Its data is lost."},
 	{"swarm", "boolean", "true", "Deploy the Docker Swarm scenario: manager, workers, the swarm target group and listener rule, `swarm.<domain>` and its alarm. `false` declares no Swarm resource at all; `swarmManagerIp` and `swarmUrl` are then `\"\"`."},
-	{"swarmReplicas", "integer", "5", "Replicas of the bookstore service in the Docker Swarm."},
+	{"swarmReplicas", "integer", "5", "Replicas of the bookstore service in the Docker Swarm, 1 to 100. A change replaces no host: `pulumi up` writes it to an SSM parameter, and the manager scales the service within about a minute, once an update under way has ended."},
 	{"swarmWorkers", "integer", "0", "Swarm worker instances (an ASG) besides the manager."},
 	{"swarmWeight", "integer", "0", "ALB forward weight of the swarm target group, 0 to 999."},
 	{"appWeight", "integer", "100", "ALB forward weight of the ASG's target group, 0 to 999."},

@@ -149,9 +149,9 @@ func newSwarmHost(t *testing.T, reg *registry, dbURL string) *swarmHost {
 			LogGroup: "/bookstore/rehearsal/swarm",
 		},
 		EFS:                userdata.EFS{FileSystemID: "fs-0123456789abcdef0", AccessPointID: "fsap-0123456789abcdef0"},
-		Replicas:           5,
 		JoinTokenParameter: "/bookstore/rehearsal/swarm-join-token",
 		ImageParameter:     "/bookstore/rehearsal/swarm-image",
+		ReplicasParameter:  "/bookstore/rehearsal/swarm-replicas",
 		Repository:         "123456789012.dkr.ecr.eu-west-1.amazonaws.com/bookstore",
 		VPCCIDR:            swarmVPCCIDR,
 		EndpointMode:       "dnsrr", Publish: "none", Network: h.network, LogDriver: "json-file",
@@ -206,6 +206,14 @@ func newSwarmHost(t *testing.T, reg *registry, dbURL string) *swarmHost {
 		"REHEARSAL_PARAMS="+h.params, "REHEARSAL_JOURNAL="+h.journal, "REHEARSAL_CA="+ca,
 		"REHEARSAL_REGISTRY_PASSWORD="+reg.Password)
 	return h
+}
+
+// setReplicas writes n to the replica count parameter, as `pulumi up` does.
+func (h *swarmHost) setReplicas(t *testing.T, n int) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(h.params, "_bookstore_rehearsal_swarm-replicas"), []byte(fmt.Sprintln(n)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // setImage writes ref to the image parameter, as `pulumi up` does.

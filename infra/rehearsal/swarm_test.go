@@ -204,6 +204,7 @@ func TestRehearsalSwarm(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.setImage(t, first)
+	h.setReplicas(t, 5)
 	t.Cleanup(func() {
 		for _, args := range [][]string{
 			{"service", "rm", h.service}, {"rm", "-f", h.service + "-proxy"}, {"rm", "-f", "-v", db},
@@ -364,6 +365,39 @@ func TestRehearsalSwarm(t *testing.T) {
 		t.Error("rollout-rejected still there after a new image rolled")
 	}
 	t.Logf("rehearsal: swarm next good digest on 5/5 tasks in %.0fs (state %q)", time.Since(start).Seconds(), nextStates)
+
+	// `pulumi config set bookstore:swarmReplicas 3`, then `pulumi up`: the
+	// parameter changes, no host does; the timer's tick scales the service,
+	// after the update above if it is still under way.
+	h.setReplicas(t, 3)
+	l = startLoad(url, 50*time.Millisecond, 5*time.Minute)
+	start = time.Now()
+	out, err = h.script(t, "swarm-rollout.sh", 2*time.Minute)
+	ticks, waited := 1, ""
+	for err == nil && strings.Contains(out, "scaling after the update under way") {
+		if got := h.inspect(t, "{{.Spec.Mode.Replicated.Replicas}}"); got != "5" {
+			t.Fatalf("scaled to %s in the middle of an update", got)
+		}
+		waited = h.inspect(t, "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}")
+		h.watchStates(t, 3*time.Minute, func(s string) bool { return s != "updating" && s != "rollback_started" })
+		out, err = h.script(t, "swarm-rollout.sh", 2*time.Minute)
+		ticks++
+	}
+	if err != nil || !strings.Contains(out, "scaled "+h.service+" from 5 to 3 replicas") {
+		t.Fatalf("swarm-rollout.sh (3 replicas): %v\n%s", err, out)
+	}
+	if got := h.inspect(t, "{{.Spec.Mode.Replicated.Replicas}}"); got != "3" {
+		t.Errorf("the service's replicas after the scale: %s, want 3", got)
+	}
+	waitFor(t, 2*time.Minute, "3 tasks on the third digest", func() error { return allOn(h.runningImages(t), third, 3) })
+	scaled := time.Since(start)
+	version = h.inspect(t, "{{.Version.Index}}")
+	if out, err := h.script(t, "swarm-rollout.sh", 2*time.Minute); err != nil || strings.Contains(out, "scaled ") || h.inspect(t, "{{.Version.Index}}") != version {
+		t.Errorf("the tick after the scale touched the service: %v\n%s", err, out)
+	}
+	sent, failed, failures = l.finish()
+	t.Logf("rehearsal: swarm scaled 5 → 3 by swarm-rollout.sh in %.0fs (%d ticks, waited for update state %q): 3/3 tasks on the third digest; %d requests, %d failed %q",
+		scaled.Seconds(), ticks, waited, sent, failed, distinctStrings(failures))
 }
 
 // inspectSwarm describes the swarm's address pool as the engine reports it.

@@ -5,18 +5,20 @@
 // with a token the manager leaves in SSM Parameter Store.
 //
 // The image to run is the value of another SSM parameter, rewritten on every
-// deploy. No host's user data holds it, so a new image replaces no instance:
-// a timer on the manager rolls the service to each new value, and a worker
-// pulls the current one at boot.
+// deploy, and the service's replica count that of a third. No host's user data
+// holds either, so a new image or count replaces no instance (the manager has
+// userDataReplaceOnChange, and a new manager is a new swarm): a timer on the
+// manager rolls the service to each new image and scales it to each new count,
+// and a worker pulls the current image at boot.
 //
 // Manager and workers each get their own role (infra/hostrole): the manager may
 // only write the join token parameter, workers may only read it; both may read
-// the image parameter.
+// the image parameter, and only the manager the replica count parameter.
 package swarm
 
 import (
+	"fmt"
 	"slices"
-
 	"strconv"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/autoscaling"
@@ -49,7 +51,7 @@ type Args struct {
 	WorkerSubnetIDs pulumi.StringArrayInput // private, one per AZ
 	SecurityGroupID pulumi.StringInput      // 5000 from the ALB, Swarm ports between nodes
 	TargetGroupArn  pulumi.StringInput      // the ALB's swarm target group
-	Replicas        int                     // docker service replicas
+	Replicas        int                     // docker service replicas, 1 to userdata.MaxReplicas; the replicas parameter's value
 	Workers         int                     // worker instances; 0 for none
 	VPCCIDR         string                  // the VPC's IPv4 range (network.Network.CIDR): overlays get addresses outside it
 
@@ -69,12 +71,17 @@ type Swarm struct {
 	ManagerInstanceID  pulumi.StringOutput
 	JoinTokenParameter pulumi.StringOutput // SSM parameter name
 	ImageParameter     pulumi.StringOutput // SSM parameter name; its value is Service.ImageRef
+	ReplicasParameter  pulumi.StringOutput // SSM parameter name; its value is Args.Replicas in decimal
 	WorkerASGName      pulumi.StringOutput // "" without workers
 	LogGroupName       pulumi.StringOutput
 }
 
 // New declares the swarm.
+// Errors: Replicas outside 1 to userdata.MaxReplicas, or what Pulumi returns.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Swarm, error) {
+	if args.Replicas < 1 || args.Replicas > userdata.MaxReplicas {
+		return nil, fmt.Errorf("swarm %s: Replicas %d is outside 1 to %d", name, args.Replicas, userdata.MaxReplicas)
+	}
 	s := &Swarm{}
 	if err := ctx.RegisterComponentResource("bookstore:swarm:Swarm", name, s, opts...); err != nil {
 		return nil, err
@@ -103,21 +110,21 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	s.JoinTokenParameter = token.Name
 
-	// Pulumi updates it in place on each deploy; hosts read it (see the package
-	// comment), so it is not a replacement of anything.
-	image, err := ssm.NewParameter(ctx, name+"-image", &ssm.ParameterArgs{
-		Type: pulumi.String("String"),
-		Tier: pulumi.String("Standard"),
-		// Not a secret, so previews and diffs show which image a deploy rolls out.
-		InsecureValue: args.Service.ImageRef,
-		Description:   pulumi.String("The image the Docker Swarm service runs (repo@sha256:...), rolled out by the manager"),
-		Tags:          tags.Of(args.Tags),
-	}, parent)
+	// Pulumi updates both in place on each deploy; the manager applies them
+	// (see the package comment), so neither replaces anything.
+	image, err := setting(ctx, name+"-image", args.Service.ImageRef,
+		"The image the Docker Swarm service runs (repo@sha256:...), rolled out by the manager", args.Tags, parent)
 	if err != nil {
 		return nil, err
 	}
 	s.ImageParameter = image.Name
 	readImage := hostrole.Grant{Sid: "ReadImageParameter", Actions: []string{"ssm:GetParameter"}, Resource: image.Arn}
+	replicas, err := setting(ctx, name+"-replicas", pulumi.String(strconv.Itoa(args.Replicas)),
+		"Replicas of the Docker Swarm service (bookstore:swarmReplicas), applied by the manager", args.Tags, parent)
+	if err != nil {
+		return nil, err
+	}
+	s.ReplicasParameter = replicas.Name
 
 	base := []hostrole.Grant{
 		hostrole.SecretRead(args.Service.DBSecretArn), // tasks run on every node
@@ -126,9 +133,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	managerRole, err := hostrole.New(ctx, name+"-manager", hostrole.Args{
 		DNSSuffix: args.DNSSuffix, Tags: args.Tags,
 		RepositoryArn: args.Service.RepositoryArn, LogGroupArn: logs.Arn,
-		Grants: append(base[:2:2], readImage, hostrole.Grant{
-			Sid: "StoreJoinToken", Actions: []string{"ssm:PutParameter"}, Resource: token.Arn,
-		}),
+		Grants: append(base[:2:2], readImage,
+			hostrole.Grant{Sid: "ReadReplicasParameter", Actions: []string{"ssm:GetParameter"}, Resource: replicas.Arn},
+			hostrole.Grant{Sid: "StoreJoinToken", Actions: []string{"ssm:PutParameter"}, Resource: token.Arn},
+		),
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -136,11 +144,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	managerTags := tags.Named(args.Tags, args.NamePrefix+"-swarm-manager")
 	managerData := args.Service.RenderWithoutImage(logs.Name,
-		[]pulumi.StringInput{token.Name, image.Name, args.Service.RepositoryURL},
+		[]pulumi.StringInput{token.Name, image.Name, replicas.Name, args.Service.RepositoryURL},
 		func(svc userdata.Service, efs userdata.EFS, extra []string) (string, error) {
 			return userdata.RenderSwarmManager(userdata.SwarmManager{
-				Service: svc, EFS: efs, Replicas: args.Replicas,
-				JoinTokenParameter: extra[0], ImageParameter: extra[1], Repository: extra[2],
+				Service: svc, EFS: efs,
+				JoinTokenParameter: extra[0], ImageParameter: extra[1], ReplicasParameter: extra[2], Repository: extra[3],
 				VPCCIDR: args.VPCCIDR,
 			})
 		})
@@ -158,7 +166,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		RootBlockDevice:          host.InstanceRoot(managerTags),
 		UserDataBase64:           host.Encode(managerData),
 		// cloud-init runs once per instance: new user data needs a new one. A new
-		// image is not new user data (the rollout timer applies it).
+		// image or replica count is not new user data (the rollout timer
+		// applies both).
 		UserDataReplaceOnChange: pulumi.Bool(true),
 		Tags:                    managerTags,
 	}, parent, pulumi.DependsOn(slices.Concat(args.DependsOn, []pulumi.Resource{managerRole.Policy})),
@@ -202,11 +211,27 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		"managerPublicIp":    s.ManagerPublicIP,
 		"joinTokenParameter": s.JoinTokenParameter,
 		"imageParameter":     s.ImageParameter,
+		"replicasParameter":  s.ReplicasParameter,
 		"workerAsgName":      s.WorkerASGName,
 	}); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// setting declares an SSM parameter that holds one value the manager applies
+// to the running swarm: a Standard-tier String (free; 4 KB), not a secret, so
+// previews and diffs show the value a deploy rolls out.
+func setting(ctx *pulumi.Context, name string, value pulumi.StringInput, description string, tagMap map[string]string,
+	parent pulumi.ResourceOption,
+) (*ssm.Parameter, error) {
+	return ssm.NewParameter(ctx, name, &ssm.ParameterArgs{
+		Type:          pulumi.String("String"),
+		Tier:          pulumi.String("Standard"),
+		InsecureValue: value,
+		Description:   pulumi.String(description),
+		Tags:          tags.Of(tagMap),
+	}, parent)
 }
 
 // workers declares the worker group; base are the grants it shares with the

@@ -16,8 +16,16 @@ type rolloutHost struct {
 	root string
 }
 
+// The stubs answer as Docker Engine 20.10 does: inspect's templates print
+// the bare value ("5" for .Spec.Mode.Replicated.Replicas), and
+// `docker service scale --detach NAME=N` prints "NAME scaled to N".
 const rolloutStubs = `
-aws() { [[ -f "$ROOT/param" ]] || return 254; cat "$ROOT/param"; }
+aws() {
+	local f=param
+	[[ " $* " == *" --name ` + testReplicasParam + ` "* ]] && f=replicas-param
+	[[ -f "$ROOT/$f" ]] || return 254
+	cat "$ROOT/$f"
+}
 docker() {
 	echo "docker $*" >>"$ROOT/docker.log"
 	case "$1 $2" in
@@ -26,13 +34,19 @@ docker() {
 		case "$4" in
 		*ContainerSpec.Image*) cat "$ROOT/image" ;;
 		*UpdateStatus.State*) cat "$ROOT/state" 2>/dev/null || true ;;
+		*Replicated.Replicas*) cat "$ROOT/replicas" ;;
 		esac ;;
 	"service update")
 		local a prev=
 		for a in "$@"; do
 			[[ $prev == --image ]] && printf '%s\n' "$a" >"$ROOT/image"
+			[[ $prev == --replicas ]] && printf '%s\n' "$a" >"$ROOT/replicas"
 			prev=$a
 		done ;;
+	"service scale")
+		local target=${*: -1}
+		printf '%s\n' "${target#*=}" >"$ROOT/replicas"
+		echo "${target%%=*} scaled to ${target#*=}" ;;
 	"login --username") cat >/dev/null ;;
 	esac
 }
@@ -61,6 +75,9 @@ func newRolloutHost(t *testing.T) *rolloutHost {
 			t.Fatal(err)
 		}
 	}
+	// The stack's default count, in the parameter and in the service.
+	h.set("replicas-param", "5")
+	h.set("replicas", "5")
 	return h
 }
 
@@ -124,7 +141,7 @@ func TestSwarmRollout(t *testing.T) {
 
 	h.set("param", next)
 	journal, err := h.run()
-	if err != nil || !strings.Contains(h.read("docker.log"), "docker service update --detach --with-registry-auth --image "+next+" bookstore") {
+	if err != nil || !strings.Contains(h.read("docker.log"), "docker service update --detach --with-registry-auth --image "+next+" --replicas 5 bookstore") {
 		t.Errorf("new image: err %v, docker %q; want one update to %s", err, h.read("docker.log"), next)
 	}
 	if !strings.Contains(journal, "logger -t bookstore-rollout -p user.notice -- rolling bookstore from") {
@@ -175,5 +192,96 @@ func TestSwarmRollout(t *testing.T) {
 		"set -a; ROOT="+shellQuote(h.root)+"; set +a; "+rolloutStubs+" export -f aws docker logger; bash "+shellQuote(filepath.Join(h.root, "opt/bookstore/bin/swarm-rollout.sh")))
 	if err != nil || h.read("docker.log") != "" {
 		t.Errorf("lock held: err %v, docker %q; want exit 0 and no docker call", err, h.read("docker.log"))
+	}
+}
+
+// A new value of the replica count parameter (bookstore:swarmReplicas) scales
+// the service on the next tick, never in the middle of an update or a
+// rollback (a scale is an update: it would replace the spec Swarm rolls back
+// to), and goes with a new image when both change. A malformed count changes
+// nothing.
+func TestSwarmRolloutScales(t *testing.T) {
+	img := testRepo + "@sha256:" + strings.Repeat("a", 64)
+	h := newRolloutHost(t)
+	h.set("param", img)
+	h.set("image", img)
+	h.set("state", "completed")
+	if _, err := h.run(); err != nil { // forwards credentials once, as TestSwarmRollout shows
+		t.Fatal(err)
+	}
+
+	h.set("replicas-param", "3")
+	journal, err := h.run()
+	if err != nil || !strings.Contains(h.read("docker.log"), "docker service scale --detach bookstore=3") || h.read("replicas") != "3\n" {
+		t.Errorf("5 → 3: err %v, docker %q; want one `docker service scale --detach bookstore=3`", err, h.read("docker.log"))
+	}
+	if !strings.Contains(journal, "-p user.notice -- scaled bookstore from 5 to 3 replicas") {
+		t.Errorf("the scale is not in the journal: %q", journal)
+	}
+	if journal, err := h.run(); err != nil || journal != "" || h.read("docker.log") != strings.Join([]string{
+		"docker service inspect --format {{.Spec.TaskTemplate.ContainerSpec.Image}} bookstore",
+		"docker service inspect --format {{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{end}} bookstore", ""}, "\n") {
+		t.Errorf("scaled already: err %v, journal %q, docker %q; want a silent exit 0 after two reads", err, journal, h.read("docker.log"))
+	}
+
+	// An update or a rollback under way: wait, and say so; a paused one
+	// needs a person.
+	h.set("replicas-param", "7")
+	for state, want := range map[string]string{
+		"updating":         "-p user.notice -- bookstore has 3 replicas, " + testReplicasParam + " says 7: scaling after the update under way (updating)",
+		"rollback_started": "scaling after the update under way (rollback_started)",
+		"paused":           "-p user.err -- ERROR: bookstore's update is paused: not scaled from 3 to 7",
+		"rollback_paused":  "-p user.err -- ERROR: bookstore's update is rollback_paused",
+	} {
+		h.set("state", state)
+		journal, err := h.run()
+		if err != nil || strings.Contains(h.read("docker.log"), "service scale") || strings.Contains(h.read("docker.log"), "service update") ||
+			!strings.Contains(journal, want) {
+			t.Errorf("state %s: err %v, docker %q, journal %q; want no scale and %q", state, err, h.read("docker.log"), journal, want)
+		}
+	}
+	for _, state := range []string{"rollback_completed", ""} {
+		h.set("replicas", "3")
+		h.set("state", state)
+		if _, err := h.run(); err != nil || !strings.Contains(h.read("docker.log"), "docker service scale --detach bookstore=7") {
+			t.Errorf("state %q: err %v, docker %q; want the scale to 7", state, err, h.read("docker.log"))
+		}
+	}
+
+	// A new image and a new count: one update carries both.
+	next := testRepo + "@sha256:" + strings.Repeat("b", 64)
+	h.set("param", next)
+	h.set("replicas-param", "2")
+	h.set("state", "completed")
+	if _, err := h.run(); err != nil || !strings.Contains(h.read("docker.log"), "--image "+next+" --replicas 2 bookstore") ||
+		strings.Contains(h.read("docker.log"), "service scale") || h.read("replicas") != "2\n" {
+		t.Errorf("new image and count: err %v, docker %q; want one update with --image and --replicas 2", err, h.read("docker.log"))
+	}
+
+	// That update rolled back (image and count with it): the image is
+	// remembered as rejected and the count set again in the same tick, since
+	// nothing is under way any more.
+	h.set("image", img)
+	h.set("replicas", "7")
+	h.set("state", "rollback_completed")
+	journal, err = h.run()
+	if err != nil || !strings.Contains(journal, next+" was rolled back") || !strings.Contains(h.read("docker.log"), "docker service scale --detach bookstore=2") ||
+		strings.Contains(h.read("docker.log"), "--image") {
+		t.Errorf("rolled back: err %v, journal %q, docker %q; want the rejection noted and a scale to 2", err, journal, h.read("docker.log"))
+	}
+
+	// Pulumi writes only 1-100 (infra/config); anything else is refused
+	// before docker is asked anything.
+	h.set("replicas", "2")
+	for _, bad := range []string{"0", "101", "-1", "3.0", "03", "three", "", "5 6"} {
+		h.set("replicas-param", bad)
+		journal, err := h.run()
+		if err == nil || h.read("docker.log") != "" || !strings.Contains(journal, "-p user.err -- ERROR: "+testReplicasParam+" holds '"+bad+"'") {
+			t.Errorf("count %q: err %v, docker %q, journal %q; want an error naming the parameter and no docker call", bad, err, h.read("docker.log"), journal)
+		}
+	}
+	h.set("replicas-param", "100")
+	if _, err := h.run(); err != nil || !strings.Contains(h.read("docker.log"), "bookstore=100") {
+		t.Errorf("count 100, the limit: err %v, docker %q; want a scale to 100", err, h.read("docker.log"))
 	}
 }

@@ -60,15 +60,16 @@ type Fleet struct {
 }
 
 // SwarmManager is the input for the single Swarm manager instance. It holds
-// no image reference: the manager reads the image from ImageParameter at boot
-// and again every minute (swarm-rollout.sh), so a new image leaves this
-// document, and with it the instance, unchanged.
+// neither an image reference nor a replica count: the manager reads both from
+// SSM parameters at boot and again every minute (swarm-rollout.sh), so a new
+// image or count leaves this document, and with it the instance (which
+// userDataReplaceOnChange would replace, and the swarm with it), unchanged.
 type SwarmManager struct {
 	Service            Service // ImageRef must be empty
 	EFS                EFS
-	Replicas           int    // docker service replicas, 1-MaxReplicas
 	JoinTokenParameter string // SSM parameter (SecureString) the manager writes the worker join token to
 	ImageParameter     string // SSM parameter (String) holding the image to run, "<Repository>@sha256:<64 hex>"
+	ReplicasParameter  string // SSM parameter (String) holding the service's replica count, "1" to MaxReplicas in decimal
 	Repository         string // the ECR repository URL "<account>.dkr.ecr.<region>.amazonaws.com/<repo>"; only its images are run
 	VPCCIDR            string // the VPC's IPv4 range (infra/network); the swarm's address pool is chosen disjoint from it (SwarmAddressPool)
 
@@ -252,13 +253,13 @@ func RenderFleet(p Fleet) (string, error) {
 // RenderSwarmManager returns the cloud-config for the Swarm manager: docker,
 // EFS, the RDS CA bundle and ECR as on the fleet; `docker swarm init` advertising the private
 // address from IMDSv2; the worker join token written to JoinTokenParameter
-// (SecureString); then ServiceName created with Replicas tasks of the image
-// ImageParameter holds, port ServicePort published, registry auth forwarded,
+// (SecureString); then ServiceName created with as many tasks as
+// ReplicasParameter holds, of the image ImageParameter holds, port ServicePort published, registry auth forwarded,
 // the same environment, the EFS bind, awslogs (stream "swarm/<task>") and
 // rolling update/rollback settings, the bundle mounted read-only as on the
 // fleet, or updated when it already exists. bookstore-rollout.timer then runs
 // swarm-rollout.sh every minute, which rolls the service to a new value of
-// ImageParameter. Errors: a *FieldError for a bad parameter (Service.ImageRef
+// ImageParameter and scales it to a new value of ReplicasParameter. Errors: a *FieldError for a bad parameter (Service.ImageRef
 // set included), or a document over MaxBytes.
 func RenderSwarmManager(p SwarmManager) (string, error) {
 	if p.Service.ImageRef != "" {
@@ -271,13 +272,13 @@ func RenderSwarmManager(p SwarmManager) (string, error) {
 	if err := checkEFS("EFS", p.EFS); err != nil {
 		return "", err
 	}
-	if err := checkReplicas("Replicas", p.Replicas); err != nil {
-		return "", err
-	}
 	if err := checkSSMName("JoinTokenParameter", p.JoinTokenParameter); err != nil {
 		return "", err
 	}
 	if err := checkSSMName("ImageParameter", p.ImageParameter); err != nil {
+		return "", err
+	}
+	if err := checkSSMName("ReplicasParameter", p.ReplicasParameter); err != nil {
 		return "", err
 	}
 	registry, registryRegion, err := checkRepository("Repository", p.Repository)
@@ -305,7 +306,8 @@ func RenderSwarmManager(p SwarmManager) (string, error) {
 		{"EFS_ID", p.EFS.FileSystemID},
 		{"EFS_ACCESS_POINT", p.EFS.AccessPointID},
 		{"RDS_CA_URL", RDSCABundleURL(p.Service.Region)},
-		{"REPLICAS", strconv.Itoa(p.Replicas)},
+		{"REPLICAS_PARAMETER", p.ReplicasParameter},
+		{"REPLICAS_MAX", strconv.Itoa(MaxReplicas)},
 		{"JOIN_TOKEN_PARAMETER", p.JoinTokenParameter},
 		{"LOG_GROUP", p.Service.LogGroup},
 		{"SERVICE_NAME", ServiceName},
@@ -324,6 +326,7 @@ func RenderSwarmManager(p SwarmManager) (string, error) {
 			script("efs.sh"),
 			script("rdsca.sh"),
 			script("image.sh"),
+			script("replicas.sh"),
 			script("swarm-manager-boot.sh"),
 			script("swarm-rollout.sh"),
 			boot,

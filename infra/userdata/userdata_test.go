@@ -16,13 +16,14 @@ import (
 )
 
 const (
-	testDigest     = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	testRegistry   = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-	testImage      = testRegistry + "/bookstore-image-1a2b3c@" + testDigest
-	testSecret     = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0f6d4b1d-1234-4c5e-9abc-0123456789ab-AbCdEf"
-	testParam      = "/bookstore/dev/swarm-join-token"
-	testImageParam = "bookstore-swarm-image-4d5e6f7"
-	testRepo       = testRegistry + "/bookstore-image-1a2b3c"
+	testDigest        = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	testRegistry      = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+	testImage         = testRegistry + "/bookstore-image-1a2b3c@" + testDigest
+	testSecret        = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0f6d4b1d-1234-4c5e-9abc-0123456789ab-AbCdEf"
+	testParam         = "/bookstore/dev/swarm-join-token"
+	testImageParam    = "bookstore-swarm-image-4d5e6f7"
+	testReplicasParam = "bookstore-swarm-replicas-8a9b0c1"
+	testRepo          = testRegistry + "/bookstore-image-1a2b3c"
 )
 
 func validService() Service {
@@ -54,8 +55,8 @@ func managerService() Service {
 }
 
 func validManager() SwarmManager {
-	return SwarmManager{Service: managerService(), EFS: validEFS(), Replicas: 5, JoinTokenParameter: testParam,
-		ImageParameter: testImageParam, Repository: testRepo, VPCCIDR: "10.0.0.0/16"}
+	return SwarmManager{Service: managerService(), EFS: validEFS(), JoinTokenParameter: testParam,
+		ImageParameter: testImageParam, ReplicasParameter: testReplicasParam, Repository: testRepo, VPCCIDR: "10.0.0.0/16"}
 }
 
 func validWorker() SwarmWorker {
@@ -451,7 +452,11 @@ func TestRenderSwarmManager(t *testing.T) {
 	eq(t, "packages", p.Packages, []string{"docker", "amazon-efs-utils", "openssl"})
 	vars := checkBootWiring(t, p, "/opt/bookstore/bin/swarm-manager-boot.sh")
 	noImage(t, p, vars)
-	eq(t, "REPLICAS", vars["REPLICAS"], "5")
+	eq(t, "REPLICAS_PARAMETER", vars["REPLICAS_PARAMETER"], testReplicasParam)
+	eq(t, "REPLICAS_MAX", vars["REPLICAS_MAX"], "100")
+	if _, ok := vars["REPLICAS"]; ok {
+		t.Error("the document holds the replica count: scaling would replace the manager")
+	}
 	eq(t, "JOIN_TOKEN_PARAMETER", vars["JOIN_TOKEN_PARAMETER"], testParam)
 	eq(t, "LOG_GROUP", vars["LOG_GROUP"], "/bookstore/dev/app")
 	eq(t, "REGION", vars["REGION"], "eu-west-1")
@@ -477,6 +482,7 @@ func TestRenderSwarmManager(t *testing.T) {
 		`imds local-ipv4`,
 		`--type SecureString --overwrite --value "file://${file}"`,
 		`IMAGE_REF=$(image_from_parameter) || exit 1`,
+		`REPLICAS=$(replicas_from_parameter) || exit 1`,
 		`pull_image "${IMAGE_REF}"`,
 		`docker service create "${common[@]}"`,
 		`docker service update "${common[@]}"`,
@@ -514,11 +520,12 @@ func TestRenderSwarmManager(t *testing.T) {
 	rollout := p.file(t, "/opt/bookstore/bin/swarm-rollout.sh")
 	eq(t, "swarm-rollout.sh mode", rollout.Permissions, "0755")
 	for _, want := range []string{
-		". /opt/bookstore/bin/lib.sh\n", ". /opt/bookstore/bin/image.sh\n", ". /opt/bookstore/boot.env\n",
+		". /opt/bookstore/bin/lib.sh\n", ". /opt/bookstore/bin/image.sh\n", ". /opt/bookstore/bin/replicas.sh\n", ". /opt/bookstore/boot.env\n",
 		"LOG_TAG=bookstore-rollout",
 		`flock --nonblock 9 || exit 0`,
 		`{{.Spec.TaskTemplate.ContainerSpec.Image}}`,
-		`docker service update --detach --with-registry-auth --image "${want}" "${SERVICE_NAME}"`,
+		`docker service update --detach --with-registry-auth --image "${want}" --replicas "${replicas}" "${SERVICE_NAME}"`,
+		`docker service scale --detach "${SERVICE_NAME}=${replicas}"`,
 	} {
 		if !strings.Contains(rollout.Content, want) {
 			t.Errorf("swarm-rollout.sh lacks %q", want)

@@ -208,16 +208,11 @@ func (s Service) validateEnv(field string) (logLevel string, err error) {
 	return
 }
 
-// MaxReplicas bounds SwarmManager.Replicas; a typo like 500 should not
-// schedule 500 tasks on a handful of t3.micro nodes.
+// MaxReplicas bounds the Swarm service's replica count, the value of
+// SwarmManager.ReplicasParameter (the manager's scripts refuse a larger one,
+// and so does infra/config); a typo like 500 should not schedule 500 tasks on
+// a handful of t3.micro nodes.
 const MaxReplicas = 100
-
-func checkReplicas(field string, n int) error {
-	if n < 1 || n > MaxReplicas {
-		return fieldErr(field, "%d is outside 1-%d", n, MaxReplicas)
-	}
-	return nil
-}
 
 // checkSSMName applies Parameter Store's naming rules: up to 1011 characters
 // of letters, digits, . _ - and /, and no "aws" or "ssm" prefix.

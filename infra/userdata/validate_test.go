@@ -131,13 +131,11 @@ func TestRenderSwarmManagerRejects(t *testing.T) {
 	cases = append(cases, efsCases(&p.EFS)...)
 	cases = append(cases, ssmCases("JoinTokenParameter", &p.JoinTokenParameter)...)
 	cases = append(cases, ssmCases("ImageParameter", &p.ImageParameter)...)
+	cases = append(cases, ssmCases("ReplicasParameter", &p.ReplicasParameter)...)
 	cases = append(cases, repositoryCases(&p.Repository)...)
 	cases = append(cases,
 		// An image in the manager's user data would replace it on every deploy.
 		badCase{"Service.ImageRef", func() { p.Service.ImageRef = testImage }},
-		badCase{"Replicas", func() { p.Replicas = 0 }},
-		badCase{"Replicas", func() { p.Replicas = -1 }},
-		badCase{"Replicas", func() { p.Replicas = MaxReplicas + 1 }},
 	)
 	for i, c := range cases {
 		p = validManager()

@@ -103,7 +103,7 @@ func renderedHosts() map[string]func() (string, error) {
 		"swarm manager": func() (string, error) {
 			noImage := svc
 			noImage.ImageRef = "" // the manager reads it from ImageParameter
-			return userdata.RenderSwarmManager(userdata.SwarmManager{Service: noImage, EFS: efs, Replicas: 2, VPCCIDR: "10.0.0.0/16",
+			return userdata.RenderSwarmManager(userdata.SwarmManager{Service: noImage, EFS: efs, ReplicasParameter: "/bookstore/dev/swarm-replicas", VPCCIDR: "10.0.0.0/16",
 				JoinTokenParameter: "/bookstore/dev/swarm-join-token", ImageParameter: "/bookstore/dev/swarm-image",
 				Repository: strings.Split(image, "@")[0]})
 		},

@@ -2,8 +2,9 @@
 # First boot of the Swarm manager: EFS, the RDS CA bundle, docker, `docker
 # swarm init` on the private address, the worker join token into SSM Parameter
 # Store, then the bookstore service (created, or updated when it already exists)
-# with the image the SSM parameter IMAGE_PARAMETER holds, and last the timer
-# that rolls the service to each new image (swarm-rollout.sh).
+# with the image the SSM parameter IMAGE_PARAMETER holds and as many replicas as
+# REPLICAS_PARAMETER says, and last the timer that rolls the service to each new
+# image and scales it to each new count (swarm-rollout.sh).
 # Safe to run again by hand: sudo /opt/bookstore/bin/swarm-manager-boot.sh
 set -Eeuo pipefail
 # shellcheck source=lib.sh
@@ -14,11 +15,13 @@ set -Eeuo pipefail
 . /opt/bookstore/bin/rdsca.sh
 # shellcheck source=image.sh
 . /opt/bookstore/bin/image.sh
+# shellcheck source=replicas.sh
+. /opt/bookstore/bin/replicas.sh
 # shellcheck source=/dev/null
 . /opt/bookstore/boot.env
 trap 'on_error $?' ERR
 : "${IMAGE_PARAMETER:?} ${IMAGE_REPOSITORY:?} ${EFS_ID:?} ${EFS_ACCESS_POINT:?} ${ECR_REGISTRY:?} ${ECR_REGION:?} ${REGION:?} ${RDS_CA_URL:?}"
-: "${REPLICAS:?} ${JOIN_TOKEN_PARAMETER:?} ${LOG_GROUP:?} ${SERVICE_NAME:?} ${SWARM_LOCK:?}"
+: "${REPLICAS_PARAMETER:?} ${REPLICAS_MAX:?} ${JOIN_TOKEN_PARAMETER:?} ${LOG_GROUP:?} ${SERVICE_NAME:?} ${SWARM_LOCK:?}"
 : "${SWARM_ADDR_POOL:?} ${SWARM_ADDR_POOL_MASK_LENGTH:?} ${SWARM_ENDPOINT_MODE:?} ${SWARM_PUBLISH:?} ${SWARM_LOG_DRIVER:?}"
 
 swarm_state() {
@@ -47,7 +50,7 @@ running_tasks() {
 exec 9>"${SWARM_LOCK}"
 flock 9
 
-log "swarm manager boot: start, image from ${IMAGE_PARAMETER}, ${REPLICAS} replicas"
+log "swarm manager boot: start, image from ${IMAGE_PARAMETER}, replicas from ${REPLICAS_PARAMETER}"
 require_x86_64
 need aws awscli-2
 need docker docker
@@ -58,6 +61,7 @@ mount_efs "${EFS_ID}" "${EFS_ACCESS_POINT}"
 install_rds_ca "${RDS_CA_URL}" "${BOOKSTORE_DIR}/rds-ca.pem"
 start_docker
 IMAGE_REF=$(image_from_parameter) || exit 1
+REPLICAS=$(replicas_from_parameter) || exit 1
 pull_image "${IMAGE_REF}"
 
 if [[ $(swarm_state) == active ]]; then
@@ -137,10 +141,11 @@ else
 	log "service ${SERVICE_NAME} created"
 fi
 
-# From now on a new value of IMAGE_PARAMETER rolls the service.
+# From now on a new value of IMAGE_PARAMETER rolls the service, and a new
+# one of REPLICAS_PARAMETER scales it.
 systemctl daemon-reload
 systemctl enable --now bookstore-rollout.timer
-log "bookstore-rollout.timer started: the service follows ${IMAGE_PARAMETER}"
+log "bookstore-rollout.timer started: the service follows ${IMAGE_PARAMETER} and ${REPLICAS_PARAMETER}"
 
 # Swarm keeps converging on its own; this wait only makes the log tell.
 for _ in $(seq 1 60); do
