@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/bookstore-aws/bookstore/service/internal/store"
 )
 
 type ctxKey int
@@ -157,7 +160,7 @@ func (a *App) loadSession(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-	plain, secure := a.plain.LoadAndSave(withUser), a.secure.LoadAndSave(withUser)
+	plain, secure := a.loadAndSave(a.plain, withUser), a.loadAndSave(a.secure, withUser)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodHead {
 			sm := a.sessions(r)
@@ -214,4 +217,34 @@ func limitBody(n int64) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// statusClientClosedRequest is nginx's 499 "client closed request": the
+// status a request is logged and counted with when its client went away
+// before the answer, so it is not taken for a server fault (5xx).
+const statusClientClosedRequest = 499
+
+// errBudgetSpent is the cause of a request context whose database budget
+// ran out (see dbBudget), told apart from a client that went away.
+var errBudgetSpent = errors.New("web: the request's database time budget is spent")
+
+// clientGone reports whether r's client went away (its connection closed)
+// rather than r's database budget running out.
+func clientGone(r *http.Request) bool {
+	ctx := r.Context()
+	return ctx.Err() != nil && !errors.Is(context.Cause(ctx), errBudgetSpent)
+}
+
+// dbBudget gives each request one deadline for all its database work
+// (Options.DBBudget): session load, queries, commit and session save share
+// it, so no sequence of calls, each within the store's own timeout, adds up
+// past it. The store bounds its commits by it too (go-sql-driver's commit
+// watches no context). It also lets the store record a committed change
+// (store.TrackCommits), which sessionError reads.
+func (a *App) dbBudget(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeoutCause(store.TrackCommits(r.Context()), a.opts.DBBudget, errBudgetSpent)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }

@@ -15,14 +15,40 @@ import (
 
 // proxy is a TCP proxy to the database that the test can cut (connections
 // reset, new ones refused) or stall (bytes stop flowing, like a network
-// partition), and restore.
+// partition), and restore. Armed with onCommit, it stalls by itself at a
+// COMMIT: "hold" stalls before the COMMIT reaches the database (its outcome
+// is then unknown to the service), "after" stalls once the database's answer
+// to it has gone back (the change is committed; what follows hangs). delay
+// holds every packet to the database that long (a slow network).
 type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	mode   string // "up", "cut", "stall"
-	conns  map[net.Conn]bool
-	resume chan struct{}
+	ln       net.Listener
+	target   string
+	mu       sync.Mutex
+	mode     string // "up", "cut", "stall"
+	onCommit string // "", "hold", "after"
+	delay    time.Duration
+	conns    map[net.Conn]bool
+	resume   chan struct{}
+}
+
+// arm sets what the proxy does at the next COMMIT (see proxy).
+func (p *proxy) arm(onCommit string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onCommit = onCommit
+}
+
+// setDelay holds every packet to the database for d (0: none).
+func (p *proxy) setDelay(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay = d
+}
+
+// isCommit reports whether b holds a COM_QUERY packet (0x03) of "COMMIT"
+// (MySQL client/server protocol: 3-byte length, sequence id, command).
+func isCommit(b []byte) bool {
+	return len(b) >= 11 && b[4] == 0x03 && strings.EqualFold(strings.TrimSpace(string(b[5:])), "COMMIT")
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -62,20 +88,47 @@ func (p *proxy) pipe(c net.Conn) {
 	p.mu.Lock()
 	p.conns[c], p.conns[up] = true, true
 	p.mu.Unlock()
+	var stallAfterReply sync.Mutex // guards committing, per connection
+	committing := false
 	cp := func(dst, src net.Conn) {
+		toDB := dst == up
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := src.Read(buf)
 			p.mu.Lock()
-			stalled, resume := p.mode == "stall", p.resume
+			if toDB && n > 0 && isCommit(buf[:n]) {
+				switch p.onCommit {
+				case "hold":
+					p.mode, p.onCommit = "stall", ""
+				case "after":
+					p.onCommit = ""
+					stallAfterReply.Lock()
+					committing = true
+					stallAfterReply.Unlock()
+				}
+			}
+			stalled, resume, delay := p.mode == "stall", p.resume, p.delay
 			p.mu.Unlock()
 			if stalled {
 				<-resume
+			}
+			if toDB && delay > 0 {
+				time.Sleep(delay)
 			}
 			if n > 0 {
 				if _, werr := dst.Write(buf[:n]); werr != nil {
 					break
 				}
+			}
+			if !toDB {
+				stallAfterReply.Lock()
+				if committing {
+					committing = false
+					p.mu.Lock()
+					p.mode = "stall"
+					p.mu.Unlock()
+				}
+				stallAfterReply.Unlock()
 			}
 			if err != nil {
 				break
