@@ -49,35 +49,42 @@ func TestCommittedChangeIsReportedAsDone(t *testing.T) {
 		name     string
 		do       func() resp
 		location string // prefix
+		commits  string // the statement that commits the change
 		rows     string // counts what the change made: one row once it has
 	}{
 		{"buy", func() resp { return buyer.post(fmt.Sprintf("/buy/%d", book), url.Values{"quantity": {"2"}}) },
-			"/payment/", "SELECT COUNT(*) FROM purchases WHERE quantity = 2"},
+			"/payment/", "COMMIT", "SELECT COUNT(*) FROM purchases WHERE quantity = 2"},
 		{"payment", func() resp {
 			return buyer.post(fmt.Sprintf("/payment/%d", unpaid), url.Values{"method": {"Credit Card"}})
-		}, fmt.Sprintf("/delivery/%d", unpaid), fmt.Sprintf("SELECT COUNT(*) FROM payments WHERE purchase_id = %d", unpaid)},
+		}, fmt.Sprintf("/delivery/%d", unpaid), "COMMIT", fmt.Sprintf("SELECT COUNT(*) FROM payments WHERE purchase_id = %d", unpaid)},
 		{"delivery", func() resp { return buyer.post(fmt.Sprintf("/delivery/%d", paid), url.Values{"provider": {"1"}}) },
-			"/orders", fmt.Sprintf("SELECT COUNT(*) FROM deliveries WHERE purchase_id = %d", paid)},
+			"/orders", "COMMIT", fmt.Sprintf("SELECT COUNT(*) FROM deliveries WHERE purchase_id = %d", paid)},
 		{"add book", func() resp {
 			return seller.multipart("/book/add_book", map[string]string{"title": "Added", "author": "A", "price": "3", "stock": "4"}, "", nil)
-		}, "/book/my_books", "SELECT COUNT(*) FROM books WHERE title = 'Added'"},
+		}, "/book/my_books", "COMMIT", "SELECT COUNT(*) FROM books WHERE title = 'Added'"},
 		{"edit book", func() resp {
 			return seller.multipart(fmt.Sprintf("/book/edit_book/%d", book),
 				map[string]string{"title": "Edited", "author": "A", "price": "5", "stock": "10", "stock_shown": "7"}, "", nil)
-		}, "/book/my_books", "SELECT COUNT(*) FROM books WHERE title = 'Edited'"},
+		}, "/book/my_books", "COMMIT", "SELECT COUNT(*) FROM books WHERE title = 'Edited'"},
 		{"register", func() resp {
 			return anon.post("/register", url.Values{"name": {"New"}, "email": {"new@example.com"}, "password": {"correct horse"}})
-		}, "/login", "SELECT COUNT(*) FROM users WHERE email = 'new@example.com'"},
+		}, "/login", "INSERT INTO users", "SELECT COUNT(*) FROM users WHERE email = 'new@example.com'"},
 	}
 	for _, c := range cases {
 		if n := e.count(c.rows); n != 0 {
 			t.Fatalf("%s: %d rows before", c.name, n)
 		}
-		p.arm("after")
+		p.arm("after", c.commits)
 		start := time.Now()
 		r := c.do()
 		took := time.Since(start)
+		p.mu.Lock()
+		stalled := p.mode == "stall"
+		p.mu.Unlock()
 		p.set("up")
+		if !stalled {
+			t.Errorf("%s: the proxy saw no COMMIT", c.name)
+		}
 		if r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, c.location) {
 			t.Errorf("%s after its commit, database stalled: %d %q, want 303 to %s: %s", c.name, r.status, r.location, c.location, snippet(r.body))
 		}
@@ -104,7 +111,7 @@ func TestCommitHeldIsBoundedByTheBudget(t *testing.T) {
 	buyer, _ := e.user(0, "buyer@example.com")
 	buyer.c.Timeout = budget + 5*time.Second // the old code waited forever
 
-	p.arm("hold")
+	p.arm("hold", "COMMIT")
 	start := time.Now()
 	r := buyer.post(fmt.Sprintf("/buy/%d", book), url.Values{"quantity": {"1"}})
 	took := time.Since(start)

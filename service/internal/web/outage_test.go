@@ -15,27 +15,30 @@ import (
 
 // proxy is a TCP proxy to the database that the test can cut (connections
 // reset, new ones refused) or stall (bytes stop flowing, like a network
-// partition), and restore. Armed with onCommit, it stalls by itself at a
-// COMMIT: "hold" stalls before the COMMIT reaches the database (its outcome
-// is then unknown to the service), "after" stalls once the database's answer
-// to it has gone back (the change is committed; what follows hangs). delay
-// holds every packet to the database that long (a slow network).
+// partition), and restore. Armed (see arm), it stalls by itself at the next
+// statement that commits: "hold" stalls before it reaches the database (its
+// outcome is then unknown to the service), "after" stalls as the database's
+// answer to it goes back (the change is committed; what follows hangs).
+// delay holds every packet to the database that long (a slow network).
 type proxy struct {
 	ln       net.Listener
 	target   string
 	mu       sync.Mutex
 	mode     string // "up", "cut", "stall"
 	onCommit string // "", "hold", "after"
+	commits  string // the statement that commits: "COMMIT", or an autocommitted one's start
 	delay    time.Duration
 	conns    map[net.Conn]bool
 	resume   chan struct{}
 }
 
-// arm sets what the proxy does at the next COMMIT (see proxy).
-func (p *proxy) arm(onCommit string) {
+// arm sets what the proxy does (see proxy) at the next statement that
+// starts with commits (case-insensitive): "COMMIT", or an autocommitted
+// statement such as "INSERT INTO users".
+func (p *proxy) arm(onCommit, commits string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.onCommit = onCommit
+	p.onCommit, p.commits = onCommit, commits
 }
 
 // setDelay holds every packet to the database for d (0: none).
@@ -45,10 +48,11 @@ func (p *proxy) setDelay(d time.Duration) {
 	p.delay = d
 }
 
-// isCommit reports whether b holds a COM_QUERY packet (0x03) of "COMMIT"
-// (MySQL client/server protocol: 3-byte length, sequence id, command).
-func isCommit(b []byte) bool {
-	return len(b) >= 11 && b[4] == 0x03 && strings.EqualFold(strings.TrimSpace(string(b[5:])), "COMMIT")
+// isQuery reports whether b holds a COM_QUERY packet (0x03) whose text
+// starts with prefix (MySQL client/server protocol: 3-byte length, sequence
+// id, command, text).
+func isQuery(b []byte, prefix string) bool {
+	return prefix != "" && len(b) >= 5+len(prefix) && b[4] == 0x03 && strings.EqualFold(string(b[5:5+len(prefix)]), prefix)
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -96,7 +100,7 @@ func (p *proxy) pipe(c net.Conn) {
 		for {
 			n, err := src.Read(buf)
 			p.mu.Lock()
-			if toDB && n > 0 && isCommit(buf[:n]) {
+			if toDB && n > 0 && isQuery(buf[:n], p.commits) {
 				switch p.onCommit {
 				case "hold":
 					p.mode, p.onCommit = "stall", ""
@@ -108,6 +112,16 @@ func (p *proxy) pipe(c net.Conn) {
 				}
 			}
 			stalled, resume, delay := p.mode == "stall", p.resume, p.delay
+			if !toDB && n > 0 {
+				// The answer to the statement that commits: stall
+				// everything after it, before the service can send more.
+				stallAfterReply.Lock()
+				if committing {
+					committing = false
+					p.mode = "stall"
+				}
+				stallAfterReply.Unlock()
+			}
 			p.mu.Unlock()
 			if stalled {
 				<-resume
@@ -119,16 +133,6 @@ func (p *proxy) pipe(c net.Conn) {
 				if _, werr := dst.Write(buf[:n]); werr != nil {
 					break
 				}
-			}
-			if !toDB {
-				stallAfterReply.Lock()
-				if committing {
-					committing = false
-					p.mu.Lock()
-					p.mode = "stall"
-					p.mu.Unlock()
-				}
-				stallAfterReply.Unlock()
 			}
 			if err != nil {
 				break
