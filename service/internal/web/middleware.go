@@ -130,8 +130,10 @@ func isHTTPS(r *http.Request) bool {
 // clientIP is the address that connected to the nearest proxy: the last
 // X-Forwarded-For entry (the ALB and NGINX append the peer they saw; the
 // entries before it are whatever the client sent), else the peer address.
+// Its lines are joined first, as RFC 9110 (section 5.3) joins a repeated
+// list field: a proxy may add its entry as a line of its own.
 func clientIP(r *http.Request) string {
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+	if xff := strings.Join(r.Header.Values("X-Forwarded-For"), ","); xff != "" {
 		last := xff[strings.LastIndexByte(xff, ',')+1:]
 		if ip := net.ParseIP(strings.TrimSpace(last)); ip != nil {
 			return ip.String()
@@ -185,11 +187,17 @@ func (a *App) loadSession(next http.Handler) http.Handler {
 	})
 }
 
-// requireLogin sends anonymous users to /login.
+// requireLogin sends anonymous users to /login. The "please log in" flash
+// goes only into a session the client already has: writing a session row
+// for it would let any client make the store keep a row per request.
 func (a *App) requireLogin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.currentUser(r) == nil {
-			a.redirect(w, r, "/login", "Please log in first.")
+			flash := "Please log in first."
+			if a.sessions(r).Token(r.Context()) == "" {
+				flash = ""
+			}
+			a.redirect(w, r, "/login", flash)
 			return
 		}
 		next.ServeHTTP(w, r)
