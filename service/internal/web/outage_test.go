@@ -48,12 +48,32 @@ func (p *proxy) setDelay(d time.Duration) {
 	p.delay = d
 }
 
-// isQuery reports whether b holds a COM_QUERY packet (0x03) whose text
-// starts with prefix (MySQL client/server protocol: 3-byte length, sequence
-// id, command, text).
-func isQuery(b []byte, prefix string) bool {
-	return prefix != "" && len(b) >= 5+len(prefix) && b[4] == 0x03 && strings.EqualFold(string(b[5:5+len(prefix)]), prefix)
+// commandIn returns the command byte of the first packet in b that is cmd,
+// or, if prefix is not "", whose text starts with prefix; 0 if none (MySQL
+// client/server protocol: 3-byte length, sequence id, command, text). The
+// driver may send a packet after another in one write (a COM_STMT_CLOSE,
+// then the COMMIT), so every packet is looked at.
+func commandIn(b []byte, prefix string, cmds ...byte) byte {
+	for len(b) >= 5 {
+		n := int(b[0]) | int(b[1])<<8 | int(b[2])<<16
+		payload := b[4:min(len(b), 4+n)]
+		for _, c := range cmds {
+			if payload[0] == c && (prefix == "" ||
+				len(payload) > len(prefix) && strings.EqualFold(string(payload[1:1+len(prefix)]), prefix)) {
+				return c
+			}
+		}
+		b = b[min(len(b), 4+n):]
+	}
+	return 0
 }
+
+// MySQL commands the proxy looks for.
+const (
+	comQuery       = 0x03
+	comStmtPrepare = 0x16
+	comStmtExecute = 0x17
+)
 
 func newProxy(t *testing.T, target string) *proxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -92,24 +112,35 @@ func (p *proxy) pipe(c net.Conn) {
 	p.mu.Lock()
 	p.conns[c], p.conns[up] = true, true
 	p.mu.Unlock()
-	var stallAfterReply sync.Mutex // guards committing, per connection
-	committing := false
+	var stallAfterReply sync.Mutex // guards committing and prepared, per connection
+	// committing: the statement that commits was sent, as text or as the
+	// execution of prepared; its answer stalls the proxy ("after").
+	committing, prepared := false, false
 	cp := func(dst, src net.Conn) {
 		toDB := dst == up
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := src.Read(buf)
 			p.mu.Lock()
-			if toDB && n > 0 && isQuery(buf[:n], p.commits) {
-				switch p.onCommit {
-				case "hold":
+			if toDB && n > 0 && p.onCommit != "" {
+				stallAfterReply.Lock()
+				switch cmd := commandIn(buf[:n], p.commits, comQuery, comStmtPrepare); {
+				case cmd == comQuery && p.onCommit == "hold":
 					p.mode, p.onCommit = "stall", ""
-				case "after":
+				case cmd == comQuery:
+					p.onCommit, committing = "", true
+				case cmd == comStmtPrepare:
+					prepared = true // committed by its execution, next
+				case prepared && commandIn(buf[:n], "", comStmtExecute) != 0:
+					prepared = false
+					if p.onCommit == "hold" {
+						p.mode = "stall"
+					} else {
+						committing = true
+					}
 					p.onCommit = ""
-					stallAfterReply.Lock()
-					committing = true
-					stallAfterReply.Unlock()
 				}
+				stallAfterReply.Unlock()
 			}
 			stalled, resume, delay := p.mode == "stall", p.resume, p.delay
 			if !toDB && n > 0 {
