@@ -29,7 +29,7 @@ func main() {
 	// Run without the engine, the SDK exits 32 and prints nothing.
 	if os.Getenv("PULUMI_MONITOR") == "" && os.Getenv("PULUMI_PLUGINS") == "" {
 		fmt.Fprintln(os.Stderr, "infra is a Pulumi program, run by the Pulumi engine: "+
-			"use `pulumi preview` or `pulumi up` from the repository root (README, \"Deploy to AWS\").")
+			"use `pulumi preview` or `pulumi up` from the repository root (docs/deploying.md).")
 		os.Exit(2)
 	}
 	pulumi.Run(run)
@@ -46,13 +46,32 @@ const (
 	logLevel         = "info"
 )
 
+// Output is one stack output: its name and what it holds (Markdown, for the
+// outputs table of docs/configuration.md, which `go generate ./...` renders from
+// Outputs).
+type Output struct{ Name, Value string }
+
 // Outputs lists every stack output. Each is always exported ("" or [] when it does
 // not apply), so a reader of `pulumi stack output --json` never meets a missing key.
-var Outputs = []string{
-	"url", "wwwUrl", "albDnsName", "albZoneId",
-	"certificateArn", "validationRecords", "hostedZoneId", "nameServers",
-	"dbEndpoint", "dbSecretArn", "efsId", "imageRef", "asgName",
-	"swarmManagerIp", "swarmUrl", "legacyUrl",
+//
+//go:generate go run ./internal/docgen
+var Outputs = []Output{
+	{"url", "`https://<domain>`, or `http://<ALB DNS name>` without a domain"},
+	{"wwwUrl", "`https://www.<domain>` (`\"\"` without a domain)"},
+	{"albDnsName", "the ALB's DNS name"},
+	{"albZoneId", "the ALB's canonical hosted zone id, for alias records"},
+	{"certificateArn", "the validated ACM certificate for the apex, www and swarm (`\"\"` without a domain)"},
+	{"validationRecords", "ACM's DNS validation records, `[{name, type, value}]`, one per distinct name, each under the domain (`[]` without a domain)"},
+	{"hostedZoneId", "the Route 53 zone that holds the records (`\"\"` without a domain)"},
+	{"nameServers", "that zone's name servers: delegate the domain to these (`[]` without a domain)"},
+	{"dbEndpoint", "the RDS endpoint's host name (port 3306)"},
+	{"dbSecretArn", "the RDS-managed Secrets Manager secret (`{\"username\",\"password\"}`)"},
+	{"efsId", "the EFS file system id"},
+	{"imageRef", "the pushed image, `<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest>`"},
+	{"asgName", "the Auto Scaling group"},
+	{"swarmManagerIp", "the Swarm manager's Elastic IP"},
+	{"swarmUrl", "`https://swarm.<domain>` (`\"\"` without a domain)"},
+	{"legacyUrl", "`https://legacy.<domain>` when `monolith` is on (it needs a domain), else `\"\"`"},
 }
 
 func run(ctx *pulumi.Context) error { return declare(ctx, ctx.Export) }
@@ -186,12 +205,12 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		"imageRef": img.Ref, "asgName": app.ASGName,
 		"swarmManagerIp": sw.ManagerPublicIP, "swarmUrl": front.SwarmURL, "legacyUrl": legacyURL,
 	}
-	for _, name := range Outputs {
-		v, ok := outputs[name]
+	for _, o := range Outputs {
+		v, ok := outputs[o.Name]
 		if !ok {
-			return fmt.Errorf("output %s is not declared", name) // a programming error the tests catch
+			return fmt.Errorf("output %s is not declared", o.Name) // a programming error the tests catch
 		}
-		export(name, v)
+		export(o.Name, v)
 	}
 	if len(outputs) != len(Outputs) {
 		return fmt.Errorf("outputs: %d declared, %d listed", len(outputs), len(Outputs))

@@ -17,8 +17,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bookstore-aws/bookstore/infra/config"
 	"github.com/bookstore-aws/bookstore/infra/userdata"
 	"github.com/bookstore-aws/bookstore/infra/verify/stackout"
+	"github.com/bookstore-aws/bookstore/internal/doctable"
 )
 
 // Type tokens of what the stack declares.
@@ -124,9 +126,9 @@ func TestOutputsAlwaysAllPresent(t *testing.T) {
 				t.Errorf("%d outputs, want %d: %v", len(s.outputs), len(Outputs), s.outputs)
 			}
 			for _, o := range Outputs {
-				v, ok := s.outputs[o]
+				v, ok := s.outputs[o.Name]
 				if !ok || v == nil {
-					t.Errorf("output %s missing or null", o)
+					t.Errorf("output %s missing or null", o.Name)
 				}
 			}
 			// What the stack prints is what the verifier accepts.
@@ -143,9 +145,28 @@ func TestOutputsAlwaysAllPresent(t *testing.T) {
 
 // The stack exports what the verifier reads: the same keys.
 func TestOutputsAreTheVerifiersKeys(t *testing.T) {
-	a, b := slices.Sorted(slices.Values(Outputs)), slices.Sorted(slices.Values(stackout.Keys))
+	var names []string
+	for _, o := range Outputs {
+		names = append(names, o.Name)
+	}
+	a, b := slices.Sorted(slices.Values(names)), slices.Sorted(slices.Values(stackout.Keys))
 	if !slices.Equal(a, b) {
 		t.Errorf("stack outputs %v, verifier keys %v", a, b)
+	}
+}
+
+// docs/configuration.md's outputs table is what infra/internal/docgen renders
+// from Outputs, every output with a description.
+func TestOutputsTableIsCurrent(t *testing.T) {
+	var defs [][2]string
+	for _, o := range Outputs {
+		if strings.TrimSpace(o.Value) == "" {
+			t.Errorf("output %s has no description in Outputs", o.Name)
+		}
+		defs = append(defs, [2]string{o.Name, o.Value})
+	}
+	if err := doctable.Check(config.DocPage, "outputs", doctable.Definitions("output", "value", defs)); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -1015,7 +1036,7 @@ func TestFleet(t *testing.T) {
 	ud := userData(t, lt)
 	mustContain(t, "fleet user data", ud, "#cloud-config", s.outputs["imageRef"].(string), secret, fs.ID, ap.ID,
 		db.out("address"), logs.out("name"), "/mnt/bookstore", "/app/shared", "owner@example.com", "eu-west-1",
-		// The container's environment (the README's contract) and how it runs.
+		// The container's environment (docs/architecture.md, the contract) and how it runs.
 		"DB_HOST="+db.out("address"), "DB_NAME=bookstore", "DB_SECRET_ARN="+secret, "SHARED_DIR=/app/shared",
 		"restart: always", "driver: awslogs", "amazon-efs-utils", "docker login",
 		// Verified TLS to RDS: the region's CA bundle, fetched at boot, bound read-only.

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/bookstore-aws/bookstore/internal/doctable"
 )
 
 func parse(t *testing.T, set map[string]string) (Config, error) {
@@ -144,7 +146,7 @@ func TestBadConfigReportsEveryKey(t *testing.T) {
 	}
 }
 
-// Pulumi.yaml declares exactly Keys, each with type, description and the code's default.
+// Pulumi.yaml declares exactly Keys, each with the code's type, description and default.
 func TestPulumiYAMLMatchesCode(t *testing.T) {
 	raw, err := os.ReadFile("../../Pulumi.yaml")
 	if err != nil {
@@ -177,8 +179,12 @@ func TestPulumiYAMLMatchesCode(t *testing.T) {
 		if y.Type != k.Type {
 			t.Errorf("%s: Pulumi.yaml type %q, code %q", k.Name, y.Type, k.Type)
 		}
-		if y.Description == "" {
-			t.Errorf("%s: no description in Pulumi.yaml", k.Name)
+		// One description: docs/configuration.md's table is rendered from Keys.
+		if k.Description == "" {
+			t.Errorf("%s: no description in Keys", k.Name)
+		}
+		if y.Description != k.Description {
+			t.Errorf("%s: Pulumi.yaml description differs from Keys':\n yaml: %s\n code: %s", k.Name, y.Description, k.Description)
 		}
 		if y.Default.Kind != yaml.ScalarNode {
 			t.Errorf("%s: Pulumi.yaml declares no default", k.Name)
@@ -216,5 +222,12 @@ func TestEveryKeyIsRead(t *testing.T) {
 		if !read[k.Name] {
 			t.Errorf("key %s is declared but never read", k.Name)
 		}
+	}
+}
+
+// docs/configuration.md's configuration table is DocTable: every key of Keys.
+func TestConfigTableIsCurrent(t *testing.T) {
+	if err := doctable.Check(DocPage, DocTableName, DocTable()); err != nil {
+		t.Error(err)
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/bookstore-aws/bookstore/infra/tags"
 )
 
-// Names the service receives (the README's contract: DB_NAME, DB_PORT).
+// Names the service receives (docs/architecture.md, the contract: DB_NAME, DB_PORT).
 const (
 	Name     = "bookstore"
 	Port     = 3306

@@ -18,7 +18,7 @@ import (
 	"github.com/bookstore-aws/bookstore/infra/tags"
 )
 
-// Fixed by the contract (README, "The contract between the parts"): the service
+// Fixed by the contract (docs/architecture.md, "The contract between the parts"): the service
 // port, its liveness path, and a deregistration delay longer than the service's
 // DRAIN_TIMEOUT (25 s). Targets are checked for liveness, not readiness (/readyz):
 // the ASG acts on ELB health, and a database outage must not replace every host.

@@ -26,7 +26,7 @@ import (
 const MaxBytes = 16 * 1024
 
 // Mount is where EFS is mounted on every host; it is bound into containers at
-// ContainerSharedDir (the README's contract, "instance mount").
+// ContainerSharedDir (docs/architecture.md, the contract, "instance mount").
 const (
 	Mount              = "/mnt/bookstore"
 	ContainerSharedDir = "/app/shared"
@@ -145,7 +145,7 @@ func RDSCABundleURL(region string) string {
 }
 
 // appEnv is the container environment shared by the fleet and the swarm
-// (the README's contract, "the service's side").
+// (docs/architecture.md, the contract, "the service's side").
 func (s Service) appEnv(logLevel string) []kv {
 	return []kv{
 		{"PORT", strconv.Itoa(ServicePort)},

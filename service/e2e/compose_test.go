@@ -20,14 +20,21 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/bookstore-aws/bookstore/service/internal/config"
 )
 
-// serviceEnv is the service's environment contract (the README's "The
-// contract between the parts"): a compose file may set only these.
-var serviceEnv = []string{
-	"PORT", "DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SECRET_ARN", "DB_TLS_CA_FILE",
-	"SHARED_DIR", "ADMIN_EMAILS", "LOG_LEVEL", "DRAIN_TIMEOUT", "AWS_REGION",
-}
+// serviceEnv is the service's environment contract (docs/architecture.md,
+// "The contract between the parts"): a compose file may set only these. They
+// are the variables config.Vars documents (config's tests check that FromEnv
+// reads exactly those), plus AWS_REGION for the AWS SDK.
+var serviceEnv = func() []string {
+	names := []string{"AWS_REGION"}
+	for _, v := range config.Vars {
+		names = append(names, v.Name)
+	}
+	return names
+}()
 
 // loadCompose loads the root docker-compose.yml with compose-go, the loader of
 // `docker compose` itself (schema validation, interpolation, normalization), with

@@ -1,7 +1,7 @@
 // Package dbconn turns the service's database environment into a *sql.DB.
 //
-// Three modes, chosen by which variables are set (the README's "The contract
-// between the parts", row "database, one of"):
+// Three modes, chosen by which variables are set (docs/architecture.md, "The
+// contract between the parts", row "database, one of"):
 //   - DATABASE_URL: "mysql://", "mysql+pymysql://" (the Flask original's form) or a
 //     go-sql-driver DSN;
 //   - DB_HOST + DB_PORT + DB_NAME + DB_SECRET_ARN: credentials from the RDS-managed

@@ -105,7 +105,7 @@ func TestProvidersSeeded(t *testing.T) {
 	for _, p := range ps {
 		got += strconv.FormatInt(p.ID, 10) + ":" + p.Name + "/" + p.Coverage + "/" + p.Cost.String() + " "
 	}
-	// The ids are what the delivery form's provider field takes (README).
+	// The ids are what the delivery form's provider field takes (docs/service.md, /delivery).
 	want := "1:DHL/Internacional/50.00 2:FedEx/Internacional/45.00 3:Envia/Nacional/20.00 4:Servientrega/Nacional/15.00 "
 	if got != want {
 		t.Fatalf("providers %q, want %q", got, want)
