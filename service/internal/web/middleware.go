@@ -147,7 +147,8 @@ func clientIP(r *http.Request) string {
 }
 
 // loadSession loads and saves the session with the manager whose cookie
-// matches the request's scheme, then puts the signed-in user in the context.
+// matches the request's scheme (see loadAndSave), then puts the signed-in
+// user in the context.
 // A signed-in user's pages are never stored by the browser (no-store), so
 // Back after logout can't show them. A HEAD request loads the session but
 // never saves it: what GET would change (the flash message it shows and
@@ -164,21 +165,6 @@ func (a *App) loadSession(next http.Handler) http.Handler {
 	})
 	plain, secure := a.loadAndSave(a.plain, withUser), a.loadAndSave(a.secure, withUser)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodHead {
-			sm := a.sessions(r)
-			token := ""
-			if c, err := r.Cookie(sm.Cookie.Name); err == nil {
-				token = c.Value
-			}
-			ctx, err := sm.Load(r.Context(), token)
-			if err != nil {
-				a.sessionError(w, r, err)
-				return
-			}
-			w.Header().Add("Vary", "Cookie") // as LoadAndSave sends for GET
-			withUser.ServeHTTP(w, r.WithContext(ctx))
-			return
-		}
 		if isHTTPS(r) {
 			secure.ServeHTTP(w, r)
 			return

@@ -7,10 +7,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
-
-	"github.com/bookstore-aws/bookstore/service/internal/web"
 )
 
 // proxy is a TCP proxy to the database that the test can cut (connections
@@ -200,16 +196,7 @@ func (p *proxy) set(mode string) {
 // when it comes back the same instance serves again, with no restart. Both
 // kinds of outage: connections refused, and a silent network.
 func TestDatabaseOutageAndRecovery(t *testing.T) {
-	e := newEnv(t, 0, nil)
-	cfg, err := mysql.ParseDSN(e.db.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newProxy(t, cfg.Addr)
-	cfg.Addr = p.ln.Addr().String()
-	const timeout = time.Second
-	e.db.Timeout = timeout
-	e.addInstance(cfg.FormatDSN(), func(o *web.Options) {})
+	e, p, timeout := proxiedEnv(t)
 	_, sid := e.user(0, "seller@example.com")
 	e.book(sid, "Survivor", bookIn(100, 3))
 	anon := e.client(0)

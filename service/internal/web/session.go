@@ -38,7 +38,8 @@ func (a *App) sessions(r *http.Request) *scs.SessionManager {
 // change (store.Committed): a "try again" then would make the change twice.
 // The answer then sets no cookie; the browser keeps its old one, and a flash
 // message the session carried is lost. Otherwise (a sign-in, whose point is
-// the session) the answer is a server error (see sessionError).
+// the session) the answer is a server error (see sessionError). A HEAD
+// request's session is loaded but never saved (see loadSession).
 func (a *App) loadAndSave(sm *scs.SessionManager, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Cookie")
@@ -52,6 +53,10 @@ func (a *App) loadAndSave(sm *scs.SessionManager, next http.Handler) http.Handle
 			return
 		}
 		sr := r.WithContext(ctx)
+		if r.Method == http.MethodHead {
+			next.ServeHTTP(w, sr)
+			return
+		}
 		sw := &sessionWriter{ResponseWriter: w}
 		sw.save = func(status int) bool {
 			switch sm.Status(ctx) {
