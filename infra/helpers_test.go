@@ -5,14 +5,15 @@ package main
 
 import (
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/acm"
 
 	"github.com/bookstore-aws/bookstore/infra/database"
 	"github.com/bookstore-aws/bookstore/infra/edge"
+	"github.com/bookstore-aws/bookstore/infra/host"
 	"github.com/bookstore-aws/bookstore/infra/image"
 	"github.com/bookstore-aws/bookstore/infra/network"
 )
@@ -43,29 +44,63 @@ func TestIPv6Subnet(t *testing.T) {
 	}
 }
 
-func TestFinalSnapshotID(t *testing.T) {
-	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.FixedZone("CET", 3600))
+func TestIdentifier(t *testing.T) {
 	for prefix, want := range map[string]string{
-		"bookstore-dev":         "bookstore-dev-final-20260304040607",
-		"bookstore-my_stack.v2": "bookstore-my-stack-v2-final-20260304040607", // stacks allow _ and .
-		"Bookstore--PROD-":      "bookstore-prod-final-20260304040607",
-		"2024-stack":            "db-2024-stack-final-20260304040607", // a letter first
-		"":                      "db-final-20260304040607",
+		"bookstore-dev":         "bookstore-dev-db",
+		"bookstore-my_stack.v2": "bookstore-my-stack-v2-db", // stacks allow _ and .
+		"Bookstore--PROD-":      "bookstore-prod-db",
+		"2024-stack":            "db-2024-stack-db", // a letter first
+		"":                      "db-db",
 	} {
-		if got := database.FinalSnapshotID(prefix, at); got != want {
-			t.Errorf("FinalSnapshotID(%q) = %q, want %q", prefix, got, want)
+		if got := database.Identifier(prefix); got != want {
+			t.Errorf("Identifier(%q) = %q, want %q", prefix, got, want)
 		}
 	}
-	long := database.FinalSnapshotID(strings.Repeat("a-", 200), at)
-	if len(long) > 255 || strings.Contains(long, "--") {
-		t.Errorf("long prefix gives %q (%d chars)", long, len(long))
+	for _, prefix := range []string{strings.Repeat("a", 100), strings.Repeat("ab-", 40)} {
+		got := database.Identifier(prefix)
+		if len(got) > database.MaxIdentifier || strings.Contains(got, "--") || !strings.HasSuffix(got, "-db") {
+			t.Errorf("Identifier(%d chars) = %q (%d chars)", len(prefix), got, len(got))
+		}
+	}
+}
+
+func TestFinalSnapshotID(t *testing.T) {
+	id := database.Identifier(strings.Repeat("a", 100))
+	a := database.FinalSnapshotID(id, database.Incarnation(id, "bookstore-1a2b3c4"))
+	if !regexp.MustCompile(`^a+-db-final-[0-9a-f]{10}$`).MatchString(a) || len(a) > 255 {
+		t.Errorf("FinalSnapshotID = %q (%d chars)", a, len(a))
+	}
+	if b := database.FinalSnapshotID(id, database.Incarnation(id, "bookstore-1a2b3c4")); b != a {
+		t.Errorf("the same instance gets %q and %q", a, b)
+	}
+	// Another stack (a new subnet group), or another identifier: another name.
+	for _, other := range []string{
+		database.Incarnation(id, "bookstore-9z8y7x6"), database.Incarnation("other-db", "bookstore-1a2b3c4"),
+	} {
+		if b := database.FinalSnapshotID(id, other); b == a {
+			t.Errorf("incarnation %q gets the snapshot name of another: %q", other, b)
+		}
+	}
+}
+
+func TestBurstable(t *testing.T) {
+	for typ, want := range map[string]bool{
+		"t2.micro": true, "t3.micro": true, "t3a.small": true, "t4g.nano": true, "t3.2xlarge": true,
+		"m5.large": false, "m7i-flex.large": false, "c6i.xlarge": false, "t1.micro": false, "t3": false, "": false,
+	} {
+		if got := host.Burstable(typ); got != want {
+			t.Errorf("Burstable(%q) = %v, want %v", typ, got, want)
+		}
 	}
 }
 
 func TestValidationNames(t *testing.T) {
-	if got := edge.ValidationNames(edge.Names("example.com")); !reflect.DeepEqual(got,
+	if got := edge.ValidationNames(edge.Names("example.com", true)); !reflect.DeepEqual(got,
 		[]string{"example.com", "www.example.com", "swarm.example.com"}) {
 		t.Errorf("got %v", got)
+	}
+	if got := edge.Names("example.com", false); !reflect.DeepEqual(got, []string{"example.com", "www.example.com"}) {
+		t.Errorf("without a swarm: got %v", got)
 	}
 	// ACM validates *.x with x's record.
 	if got := edge.ValidationNames([]string{"example.com", "*.example.com", "www.example.com"}); !reflect.DeepEqual(got,

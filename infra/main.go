@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
@@ -41,7 +42,7 @@ const AL2023Parameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-
 
 // Fixed choices that are not config keys.
 const (
-	logRetentionDays = 30 // CloudWatch Logs of the hosts' containers
+	logRetentionDays = 30 // CloudWatch Logs of the hosts' containers and of RDS
 	keepImages       = 10 // ECR images kept; older digests expire
 	logLevel         = "info"
 )
@@ -60,7 +61,7 @@ var Outputs = []Output{
 	{"wwwUrl", "`https://www.<domain>` (`\"\"` without a domain)"},
 	{"albDnsName", "the ALB's DNS name"},
 	{"albZoneId", "the ALB's canonical hosted zone id, for alias records"},
-	{"certificateArn", "the validated ACM certificate for the apex, www and swarm (`\"\"` without a domain)"},
+	{"certificateArn", "the validated ACM certificate for the apex, www and (with `swarm`) swarm (`\"\"` without a domain)"},
 	{"validationRecords", "ACM's DNS validation records, `[{name, type, value}]`, one per distinct name, each under the domain (`[]` without a domain)"},
 	{"hostedZoneId", "the Route 53 zone that holds the records (`\"\"` without a domain)"},
 	{"nameServers", "that zone's name servers: delegate the domain to these (`[]` without a domain)"},
@@ -69,8 +70,8 @@ var Outputs = []Output{
 	{"efsId", "the EFS file system id"},
 	{"imageRef", "the pushed image, `<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest>`"},
 	{"asgName", "the Auto Scaling group"},
-	{"swarmManagerIp", "the Swarm manager's Elastic IP"},
-	{"swarmUrl", "`https://swarm.<domain>` (`\"\"` without a domain)"},
+	{"swarmManagerIp", "the Swarm manager's Elastic IP (`\"\"` with `swarm` false)"},
+	{"swarmUrl", "`https://swarm.<domain>` (`\"\"` without a domain or with `swarm` false)"},
 	{"legacyUrl", "`https://legacy.<domain>` when `monolith` is on (it needs a domain), else `\"\"`"},
 }
 
@@ -103,7 +104,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	}
 
 	net, err := network.New(ctx, "bookstore", network.Args{
-		AZCount: cfg.AZCount, NATPerAZ: cfg.NATGateways == config.NATPerAZ, Tags: tags, NamePrefix: prefix,
+		AZCount: cfg.AZCount, NATPerAZ: cfg.NATGateways == config.NATPerAZ, Swarm: cfg.Swarm, Tags: tags, NamePrefix: prefix,
 	})
 	if err != nil {
 		return err
@@ -115,7 +116,9 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		AllocatedStorage:   cfg.DBAllocatedStorage,
 		DeletionProtection: cfg.DeletionProtection,
 		SkipFinalSnapshot:  cfg.SkipFinalSnapshot,
-		SnapshotPrefix:     prefix,
+		MultiAZ:            cfg.DBMultiAZ,
+		NamePrefix:         prefix,
+		LogRetentionDays:   logRetentionDays,
 		Tags:               tags,
 	})
 	if err != nil {
@@ -136,7 +139,8 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	front, err := edge.New(ctx, "bookstore", edge.Args{
 		Domain: cfg.Domain, HostedZoneID: cfg.HostedZoneID, CreateZone: cfg.CreateZone,
 		VpcID: net.VpcID, SubnetIDs: net.PublicSubnetIDs, SecurityGroupID: net.AlbSG,
-		AppWeight: cfg.AppWeight, SwarmWeight: cfg.SwarmWeight,
+		AppWeight: cfg.AppWeight, SwarmWeight: cfg.SwarmWeight, Swarm: cfg.Swarm,
+		DependsOn:  net.PublicRouting,
 		NamePrefix: prefix, Tags: tags,
 	})
 	if err != nil {
@@ -154,21 +158,30 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		SubnetIDs: net.PrivateSubnetIDs, SecurityGroupID: net.AppSG, TargetGroupArn: front.AppTargetGroup.Arn,
 		MinSize: cfg.MinSize, MaxSize: cfg.MaxSize, CPUTarget: cfg.CPUTarget,
 		DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
-		DependsOn: files.MountTargets, NamePrefix: prefix, Tags: tags,
+		DependsOn: slices.Concat(files.MountTargets, net.PrivateRouting), NamePrefix: prefix, Tags: tags,
 	})
 	if err != nil {
 		return err
 	}
-	sw, err := swarm.New(ctx, "bookstore-swarm", swarm.Args{
-		Service: svc, AMI: ami, InstanceType: cfg.InstanceType,
-		ManagerSubnetID: net.PublicSubnets[0], WorkerSubnetIDs: net.PrivateSubnetIDs,
-		SecurityGroupID: net.SwarmSG, TargetGroupArn: front.SwarmTarget.Arn,
-		Replicas: cfg.SwarmReplicas, Workers: cfg.SwarmWorkers,
-		DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
-		DependsOn: files.MountTargets, NamePrefix: prefix, Tags: tags,
-	})
-	if err != nil {
-		return err
+	// Without a Swarm its outputs stay exported, empty (see Outputs).
+	swarmIP := pulumi.String("").ToStringOutput()
+	targetGroups := map[string]pulumi.StringInput{"app": front.AppTargetGroup.ArnSuffix}
+	if cfg.Swarm {
+		sw, err := swarm.New(ctx, "bookstore-swarm", swarm.Args{
+			Service: svc, AMI: ami, InstanceType: cfg.InstanceType,
+			ManagerSubnetID: net.PublicSubnets[0], WorkerSubnetIDs: net.PrivateSubnetIDs,
+			SecurityGroupID: net.SwarmSG, TargetGroupArn: front.SwarmTarget.Arn,
+			Replicas: cfg.SwarmReplicas, Workers: cfg.SwarmWorkers,
+			DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
+			// The manager boots in a public subnet, workers in private ones.
+			DependsOn:  slices.Concat(files.MountTargets, net.PublicRouting, net.PrivateRouting),
+			NamePrefix: prefix, Tags: tags,
+		})
+		if err != nil {
+			return err
+		}
+		swarmIP = sw.ManagerPublicIP
+		targetGroups["swarm"] = front.SwarmTarget.ArnSuffix
 	}
 	legacyURL := pulumi.String("").ToStringOutput()
 	if cfg.Monolith {
@@ -177,7 +190,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 			Region: region.Name, AdminEmails: cfg.AdminEmails, LetsEncryptEmail: cfg.AlertEmail, LogLevel: logLevel,
 			AMI: ami, InstanceType: cfg.InstanceType, VpcID: net.VpcID, SubnetID: net.PublicSubnets[0],
 			DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
-			NamePrefix: prefix, Tags: tags,
+			DependsOn: net.PublicRouting, NamePrefix: prefix, Tags: tags,
 		})
 		if err != nil {
 			return err
@@ -187,9 +200,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	if _, err := observability.New(ctx, "bookstore", observability.Args{
 		AlertEmail:   cfg.AlertEmail,
 		AlbArnSuffix: front.AlbArnSuffix,
-		TargetGroups: map[string]pulumi.StringInput{
-			"app": front.AppTargetGroup.ArnSuffix, "swarm": front.SwarmTarget.ArnSuffix,
-		},
+		TargetGroups: targetGroups,
 		DBIdentifier: db.Identifier, DBAllocatedStorageGB: cfg.DBAllocatedStorage,
 		ASGName: app.ASGName, ASGMaxSize: cfg.MaxSize,
 		Tags: tags,
@@ -203,7 +214,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		"hostedZoneId": front.HostedZoneID, "nameServers": front.NameServers,
 		"dbEndpoint": db.Address, "dbSecretArn": db.SecretArn, "efsId": files.FileSystemID,
 		"imageRef": img.Ref, "asgName": app.ASGName,
-		"swarmManagerIp": sw.ManagerPublicIP, "swarmUrl": front.SwarmURL, "legacyUrl": legacyURL,
+		"swarmManagerIp": swarmIP, "swarmUrl": front.SwarmURL, "legacyUrl": legacyURL,
 	}
 	for _, o := range Outputs {
 		v, ok := outputs[o.Name]

@@ -56,6 +56,7 @@ type mocks struct {
 	preview          bool     // answer like a preview: no ids, no computed outputs
 	previewOnly      string   // with preview: only resources of this type are unknown, the rest known as if from state
 	imageSeed        string   // varies the pushed image's digest, as a new build would
+	nameSeed         string   // varies generated names and ids, as a new stack would
 	sharedValidation bool     // ACM returns one record for apex and www
 	zoneName         string   // the zone the getZone invoke finds
 	azs              []string // what getAvailabilityZones returns
@@ -83,6 +84,9 @@ func (m *mocks) NewResource(a pulumi.MockResourceArgs) (string, resource.Propert
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := seq(a.TypeToken, a.Name)
+	if m.nameSeed != "" {
+		n = seq(a.TypeToken, a.Name+"#"+m.nameSeed)
+	}
 	in := a.Inputs
 	out := in.Copy()
 	set := func(k string, v any) { out[resource.PropertyKey(k)] = resource.NewPropertyValue(v) }
@@ -129,10 +133,14 @@ func (m *mocks) NewResource(a pulumi.MockResourceArgs) (string, resource.Propert
 		set("name", autoName)
 	case "aws:rds/instance:Instance":
 		id = "db-" + strings.ToUpper(hexID(n, 26))
-		set("identifier", autoName)
-		set("address", autoName+".c9akciq32.eu-west-1.rds.amazonaws.com")
-		set("endpoint", autoName+".c9akciq32.eu-west-1.rds.amazonaws.com:3306")
-		set("arn", arn("rds", "db:"+autoName))
+		ident := str("identifier") // as given, or generated
+		if ident == "" {
+			ident = autoName
+		}
+		set("identifier", ident)
+		set("address", ident+".c9akciq32.eu-west-1.rds.amazonaws.com")
+		set("endpoint", ident+".c9akciq32.eu-west-1.rds.amazonaws.com:3306")
+		set("arn", arn("rds", "db:"+ident))
 		set("masterUserSecrets", []any{map[string]any{
 			"secretArn":    arn("secretsmanager", "secret:rds!db-3b7c2f9e-1a2b-4c3d-9e8f-0a1b2c3d4e5f-AbCdEf"),
 			"secretStatus": "active",
@@ -192,9 +200,13 @@ func (m *mocks) NewResource(a pulumi.MockResourceArgs) (string, resource.Propert
 		set("arn", fmt.Sprintf("arn:aws:iam::%s:instance-profile/%s", account, autoName))
 		id = autoName
 	case "aws:cloudwatch/logGroup:LogGroup":
-		set("name", autoName)
-		set("arn", arn("logs", "log-group:"+autoName))
-		id = autoName
+		name := str("name") // as given, or generated
+		if name == "" {
+			name = autoName
+		}
+		set("name", name)
+		set("arn", arn("logs", "log-group:"+name))
+		id = name
 	case "aws:ec2/launchTemplate:LaunchTemplate":
 		id = "lt-" + hexID(n, 17)
 		set("latestVersion", ltVersion)

@@ -50,8 +50,10 @@ var Keys = []Key{
 	{"cpuTarget", "integer", "60", "The ASG's average CPU utilization, in percent, that target tracking keeps."},
 	{"dbInstanceClass", "string", "db.t3.micro", "RDS instance class."},
 	{"dbAllocatedStorage", "integer", "20", "RDS storage in GiB: gp3, 20 to 65536."},
+	{"dbMultiAz", "boolean", "true", "RDS Multi-AZ: a standby in a second AZ takes over in a minute or two. `false` is one instance, about half the database's price: for dev stacks."},
 	{"deletionProtection", "boolean", "false", "RDS deletion protection; set it to true for production."},
 	{"skipFinalSnapshot", "boolean", "false", "Destroy the database without a final snapshot. Its data is lost."},
+	{"swarm", "boolean", "true", "Deploy the Docker Swarm scenario: manager, workers, the swarm target group and listener rule, `swarm.<domain>` and its alarm. `false` declares no Swarm resource at all; `swarmManagerIp` and `swarmUrl` are then `\"\"`."},
 	{"swarmReplicas", "integer", "5", "Replicas of the bookstore service in the Docker Swarm."},
 	{"swarmWorkers", "integer", "0", "Swarm worker instances (an ASG) besides the manager."},
 	{"swarmWeight", "integer", "0", "ALB forward weight of the swarm target group, 0 to 999."},
@@ -81,9 +83,11 @@ type Config struct {
 
 	DBInstanceClass    string
 	DBAllocatedStorage int // GiB
+	DBMultiAZ          bool
 	DeletionProtection bool
 	SkipFinalSnapshot  bool
 
+	Swarm         bool // false: no Swarm resources; SwarmWorkers and SwarmWeight must be 0
 	SwarmReplicas int
 	SwarmWorkers  int
 	SwarmWeight   int
@@ -139,8 +143,10 @@ func Parse(project, stack string, get func(key string) (string, bool)) (Config, 
 	c.CPUTarget = p.intRange("cpuTarget", 1, 100)
 	c.DBInstanceClass = p.match("dbInstanceClass", dbClassRE, "is not an RDS instance class (db.<family>.<size>)")
 	c.DBAllocatedStorage = p.intRange("dbAllocatedStorage", 20, 65536) // RDS MySQL gp3 limits, GiB
+	c.DBMultiAZ = p.boolean("dbMultiAz")
 	c.DeletionProtection = p.boolean("deletionProtection")
 	c.SkipFinalSnapshot = p.boolean("skipFinalSnapshot")
+	c.Swarm = p.boolean("swarm")
 	c.SwarmReplicas = p.intRange("swarmReplicas", 1, 100)
 	c.SwarmWorkers = p.intRange("swarmWorkers", 0, maxASGSize)
 	c.SwarmWeight = p.intRange("swarmWeight", 0, 999) // ALB weighted forward: 0-999
@@ -155,6 +161,16 @@ func Parse(project, stack string, get func(key string) (string, bool)) (Config, 
 	}
 	if p.ok("swarmWeight", "appWeight") && c.SwarmWeight == 0 && c.AppWeight == 0 {
 		p.fail("swarmWeight", "", fmt.Sprintf("and %s:appWeight are both 0: the ALB would forward to nothing", Namespace))
+	}
+	if p.ok("swarm") && !c.Swarm {
+		// Without a Swarm these would configure nothing: say so rather than
+		// deploy something other than what was asked for.
+		if p.ok("swarmWorkers") && c.SwarmWorkers > 0 {
+			p.fail("swarmWorkers", strconv.Itoa(c.SwarmWorkers), fmt.Sprintf("is set but %s:swarm is false", Namespace))
+		}
+		if p.ok("swarmWeight") && c.SwarmWeight > 0 {
+			p.fail("swarmWeight", strconv.Itoa(c.SwarmWeight), fmt.Sprintf("is set but %s:swarm is false: there is no swarm target group", Namespace))
+		}
 	}
 	if p.ok("domain") && c.Domain == "" {
 		if c.HostedZoneID != "" {

@@ -96,6 +96,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	lt, err := ec2.NewLaunchTemplate(ctx, name, &ec2.LaunchTemplateArgs{
 		ImageId:              pulumi.String(args.AMI),
 		InstanceType:         pulumi.String(args.InstanceType),
+		CreditSpecification:  host.LaunchTemplateCredits(args.InstanceType),
 		IamInstanceProfile:   ec2.LaunchTemplateIamInstanceProfileArgs{Arn: role.InstanceProfileArn},
 		VpcSecurityGroupIds:  pulumi.StringArray{args.SecurityGroupID},
 		MetadataOptions:      host.LaunchTemplateMetadata(),
@@ -133,6 +134,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				MinHealthyPercentage: pulumi.Int(100),
 				MaxHealthyPercentage: pulumi.Int(200),
 				InstanceWarmup:       pulumi.String(strconv.Itoa(HealthCheckGracePeriod)),
+				// Instances already on the new version (launched by a scale-out during
+				// the refresh, or by a refresh restarted by the next deploy) are kept.
+				SkipMatching: pulumi.Bool(true),
+				// No AutoRollback: the provider saves the new version on the group before
+				// it starts the refresh, so a rollback would relaunch that same version
+				// (docs/operating.md, "A rollout that fails").
 			},
 		},
 		EnabledMetrics:         pulumi.ToStringArray(GroupMetrics),

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/autoscaling"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
@@ -114,6 +115,45 @@ func InstanceMetadata() ec2.InstanceMetadataOptionsArgs {
 		HttpTokens:              pulumi.String(HTTPTokens),
 		HttpPutResponseHopLimit: pulumi.Int(HopLimit),
 	}
+}
+
+// CPUCredits is the credit option every burstable host runs with, set
+// explicitly so an account-level default (ModifyDefaultCreditSpecification)
+// cannot change it. "unlimited", as EC2 recommends for Auto Scaling groups: a
+// T3, T3a or T4g starts with no credits (they get no launch credits), so in
+// "standard" mode a new host would boot throttled to its baseline (10 % per
+// vCPU for a t3.micro), and a throttled host reports CPUUtilization flat at
+// that baseline, so target tracking would never scale out under load. The
+// price: CPU above the baseline, averaged over 24 hours, is billed as surplus
+// credits (docs/cost.md, "CPU credits").
+const CPUCredits = "unlimited"
+
+// burstableFamilies are the instance families that take a credit option; EC2
+// rejects one for any other type (InstanceCreditSpecification.NotSupported).
+var burstableFamilies = map[string]bool{"t2": true, "t3": true, "t3a": true, "t4g": true}
+
+// Burstable reports whether instanceType ("t3.micro", "m5.large") is a
+// burstable performance type, the only kind that takes a credit option.
+func Burstable(instanceType string) bool {
+	family, size, ok := strings.Cut(instanceType, ".")
+	return ok && size != "" && burstableFamilies[family]
+}
+
+// LaunchTemplateCredits is a launch template's credit specification for
+// instanceType: CPUCredits for a burstable type, nil (not sent) for any other.
+func LaunchTemplateCredits(instanceType string) ec2.LaunchTemplateCreditSpecificationPtrInput {
+	if !Burstable(instanceType) {
+		return nil
+	}
+	return ec2.LaunchTemplateCreditSpecificationArgs{CpuCredits: pulumi.String(CPUCredits)}
+}
+
+// InstanceCredits is the same for a lone instance.
+func InstanceCredits(instanceType string) ec2.InstanceCreditSpecificationPtrInput {
+	if !Burstable(instanceType) {
+		return nil
+	}
+	return ec2.InstanceCreditSpecificationArgs{CpuCredits: pulumi.String(CPUCredits)}
 }
 
 // LaunchTemplateRoot is an encrypted gp3 root volume for a launch template.

@@ -145,6 +145,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	manager, err := ec2.NewInstance(ctx, name+"-manager", &ec2.InstanceArgs{
 		Ami:                 pulumi.String(args.AMI),
 		InstanceType:        pulumi.String(args.InstanceType),
+		CreditSpecification: host.InstanceCredits(args.InstanceType),
 		SubnetId:            args.ManagerSubnetID,
 		VpcSecurityGroupIds: pulumi.StringArray{args.SecurityGroupID},
 		// A public address from the first boot (package installs), before the
@@ -234,6 +235,7 @@ func workers(ctx *pulumi.Context, name string, args Args, token, image *ssm.Para
 	lt, err := ec2.NewLaunchTemplate(ctx, name+"-worker", &ec2.LaunchTemplateArgs{
 		ImageId:              pulumi.String(args.AMI),
 		InstanceType:         pulumi.String(args.InstanceType),
+		CreditSpecification:  host.LaunchTemplateCredits(args.InstanceType),
 		IamInstanceProfile:   ec2.LaunchTemplateIamInstanceProfileArgs{Arn: role.InstanceProfileArn},
 		VpcSecurityGroupIds:  pulumi.StringArray{args.SecurityGroupID},
 		MetadataOptions:      host.LaunchTemplateMetadata(),
@@ -264,6 +266,7 @@ func workers(ctx *pulumi.Context, name string, args Args, token, image *ssm.Para
 			Preferences: autoscaling.GroupInstanceRefreshPreferencesArgs{
 				MinHealthyPercentage: pulumi.Int(100),
 				MaxHealthyPercentage: pulumi.Int(200),
+				SkipMatching:         pulumi.Bool(true), // as the fleet's
 			},
 		},
 		Tags: host.GroupTags(hostTags),

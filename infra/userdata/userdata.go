@@ -96,8 +96,8 @@ type Monolith struct {
 }
 
 // DefaultMySQLImage is the monolith's database: the official MySQL image at
-// the 8.0 line, the engine RDS runs for the other scenarios.
-const DefaultMySQLImage = "mysql:8.0"
+// the 8.4 LTS line, the engine RDS runs for the other scenarios.
+const DefaultMySQLImage = "mysql:8.4"
 
 // The docker compose v2 CLI plugin, which Amazon Linux 2023 does not package
 // (amazon-linux-2023 issue #186), is downloaded from the project's GitHub

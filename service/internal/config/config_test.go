@@ -118,10 +118,3 @@ func TestVarsAreWhatFromEnvReads(t *testing.T) {
 		}
 	}
 }
-
-// docs/service.md's environment table is DocTable: every variable of Vars.
-func TestEnvTableIsCurrent(t *testing.T) {
-	if err := doctable.Check(DocPage, DocTableName, DocTable()); err != nil {
-		t.Error(err)
-	}
-}

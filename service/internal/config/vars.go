@@ -1,9 +1,5 @@
 package config
 
-import "github.com/bookstore-aws/bookstore/internal/doctable"
-
-//go:generate go run ../docgen
-
 // Var documents one environment variable the service reads.
 type Var struct {
 	Name    string
@@ -12,7 +8,7 @@ type Var struct {
 }
 
 // Vars is every variable FromEnv reads, in the order docs/service.md lists them;
-// the table there is rendered from it (`go generate ./...`). A test checks that
+// the table there is rendered from it by package envdoc (`go generate ./...`). A test checks that
 // FromEnv reads exactly these names, so a new variable can't go undocumented.
 var Vars = []Var{
 	{"PORT", "`5000`", "TCP port for plain HTTP. TLS ends at the ALB or NGINX."},
@@ -38,25 +34,4 @@ var Vars = []Var{
 	{"LOG_LEVEL", "`info`", "`debug`, `info`, `warn` or `error`. Logs are JSON lines on stdout."},
 	{"DRAIN_TIMEOUT", "`25s`", "A Go duration, at least 1 s and less than 30 s (the ALB's deregistration delay). " +
 		"See [Shutdown](#operations)."},
-}
-
-// DocPage is the docs page that holds the environment table, and DocTableName
-// its markers' name.
-const (
-	DocPage      = "docs/service.md"
-	DocTableName = "env"
-)
-
-// DocTable is the environment table of DocPage, rendered from Vars;
-// service/internal/docgen writes it into the page.
-func DocTable() string {
-	t := doctable.Table{Header: []string{"variable", "default", "meaning"}}
-	for _, v := range Vars {
-		def := v.Default
-		if def == "" {
-			def = "(unset)"
-		}
-		t.Rows = append(t.Rows, []string{doctable.Code(v.Name, ""), def, v.Meaning})
-	}
-	return t.Markdown()
 }

@@ -1,7 +1,7 @@
 // Command docgen rewrites the environment table of docs/service.md from
 // service/internal/config's Vars. `go generate ./...` runs it (the directive is
-// in service/internal/config/vars.go); that package's tests fail when the page
-// differs from what it writes.
+// in service/internal/config/envdoc); envdoc's test fails when the page differs
+// from what it writes.
 package main
 
 import (
@@ -9,11 +9,11 @@ import (
 	"os"
 
 	"github.com/bookstore-aws/bookstore/internal/doctable"
-	"github.com/bookstore-aws/bookstore/service/internal/config"
+	"github.com/bookstore-aws/bookstore/service/internal/config/envdoc"
 )
 
 func main() {
-	if err := doctable.Write(config.DocPage, config.DocTableName, config.DocTable()); err != nil {
+	if err := doctable.Write(envdoc.Page, envdoc.TableName, envdoc.Table()); err != nil {
 		fmt.Fprintln(os.Stderr, "docgen:", err)
 		os.Exit(1)
 	}
