@@ -58,7 +58,7 @@ func Migrate(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, MigrateTimeout)
 	defer cancel()
 	for {
-		err := migrateOnce(ctx, db, logger)
+		err := migrateOnce(ctx, db, logger, migrations)
 		if !errors.Is(err, database.ErrLocked) && !errors.Is(err, migrate.ErrLocked) && !errors.Is(err, migrate.ErrLockTimeout) {
 			return err
 		}
@@ -71,8 +71,9 @@ func Migrate(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
 	}
 }
 
-func migrateOnce(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
-	src, err := iofs.New(migrations, "migrations")
+// migrateOnce applies the migrations under fsys's "migrations" folder.
+func migrateOnce(ctx context.Context, db *sql.DB, logger *slog.Logger, fsys fs.FS) error {
+	src, err := iofs.New(fsys, "migrations")
 	if err != nil {
 		return fmt.Errorf("migrate: source: %w", err)
 	}

@@ -116,20 +116,6 @@ func (t *Time) parse(s string) error {
 	return nil
 }
 
-// inTx runs fn in a transaction and commits it, or rolls it back if fn
-// returns an error.
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
 // bumpCatalog marks a change to which books are on sale or to their order
 // (a book added, edited or archived), inside the transaction that made it;
 // see CatalogVersion. Purchases and expired reservations change only stock

@@ -43,6 +43,7 @@ func (s *Store) CreateUser(ctx context.Context, name, email string, passwordHash
 	if err != nil {
 		return 0, wrap("create user", err)
 	}
+	noteCommit(ctx) // autocommitted
 	id, err := res.LastInsertId()
 	return id, wrap("create user", err)
 }

@@ -6,6 +6,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -55,6 +56,10 @@ type Options struct {
 	// Currency is the unit of every amount (config's CURRENCY); the zero
 	// Unit means money.DefaultCurrency.
 	Currency currency.Unit
+	// DBBudget is the time one request may spend in the database, all its
+	// queries, its commit and its session load and save together (default
+	// Store.Timeout, else store.DefaultTimeout: 3 s). See dbBudget.
+	DBBudget time.Duration
 }
 
 // App is one instance of the web application.
@@ -109,6 +114,12 @@ func New(o Options) (*App, error) {
 			return nil, fmt.Errorf("web: default currency: %w", err)
 		}
 		o.Currency = cur
+	}
+	if o.DBBudget == 0 {
+		o.DBBudget = o.Store.Timeout
+	}
+	if o.DBBudget <= 0 {
+		o.DBBudget = store.DefaultTimeout
 	}
 	a := &App{opts: o, store: o.Store, log: o.Logger, admins: map[string]bool{}}
 	for _, e := range o.AdminEmails {
@@ -248,14 +259,24 @@ func (a *App) notFound(w http.ResponseWriter, r *http.Request) {
 
 // serverError answers 503 when the database is unavailable (the client may
 // retry; the load balancer may route elsewhere), 500 otherwise, and logs.
+// When the database stopped answering during a change's commit
+// (store.ErrOutcomeUnknown) the 503 says the change may have been saved and
+// where to look before sending it again, and carries no Retry-After. A
+// request whose client went away is answered 499 (nginx's "client closed
+// request"), which nobody reads but the metrics count apart from 5xx.
 func (a *App) serverError(w http.ResponseWriter, r *http.Request, err error) {
-	if r.Context().Err() != nil {
-		// The client went away mid-request; nobody reads this answer.
+	if clientGone(r) {
 		a.log.DebugContext(r.Context(), "request abandoned", "err", err, "request_id", requestID(r.Context()))
-		w.WriteHeader(http.StatusServiceUnavailable)
+		w.WriteHeader(statusClientClosedRequest)
 		return
 	}
-	if errors.Is(err, store.ErrUnavailable) {
+	if errors.Is(err, store.ErrOutcomeUnknown) {
+		a.log.WarnContext(r.Context(), "database unavailable, change outcome unknown", "err", err, "request_id", requestID(r.Context()))
+		a.errorPage(w, r, http.StatusServiceUnavailable, "The store lost its database while saving this, so it cannot tell whether it was saved. "+
+			"Look at Your orders or My books before you send it again.")
+		return
+	}
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(context.Cause(r.Context()), errBudgetSpent) {
 		a.log.WarnContext(r.Context(), "database unavailable", "err", err, "request_id", requestID(r.Context()))
 		w.Header().Set("Retry-After", "5")
 		a.errorPage(w, r, http.StatusServiceUnavailable, "The store cannot reach its database right now. Try again in a moment.")
@@ -266,7 +287,10 @@ func (a *App) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 }
 
+// sessionError answers a session that could not be loaded or saved (see
+// loadAndSave) as a server error; a redirect the handler had set is dropped.
 func (a *App) sessionError(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Del("Location")
 	a.serverError(w, r, err)
 }
 

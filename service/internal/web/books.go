@@ -17,17 +17,64 @@ func idParam(r *http.Request, name string) (int64, bool) {
 	return id, err == nil && id > 0
 }
 
-// acceptsGzip reports whether Accept-Encoding lists gzip without q=0
-// (RFC 9110, section 12.5.3).
+// acceptsGzip reports whether the request's Accept-Encoding (all its
+// lines, joined as RFC 9110 section 5.3 does for a repeated list field)
+// gives gzip (or x-gzip, its alias) a qvalue above zero, or gives "*" one
+// and does not name gzip (RFC 9110, section 12.5.3). qvalues are read as
+// section 12.4.2 defines them: the parameter name "q" in any case, "0",
+// "0.", "0.0" to "0.000" are all zero; an element whose weight is not a
+// valid qvalue is ignored. No header: identity only.
 func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-			q := strings.ReplaceAll(params, " ", "")
-			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+	gzipQ, starQ := -1, -1 // thousandths; -1: not named
+	for _, part := range strings.Split(strings.Join(r.Header.Values("Accept-Encoding"), ","), ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		coding = strings.TrimSpace(coding)
+		q, ok := 1000, true
+		for _, p := range strings.Split(params, ";") {
+			name, value, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if strings.EqualFold(strings.TrimSpace(name), "q") {
+				q, ok = qvalue(strings.TrimSpace(value))
+			}
+		}
+		switch {
+		case !ok:
+		case strings.EqualFold(coding, "gzip"), strings.EqualFold(coding, "x-gzip"):
+			gzipQ = max(gzipQ, q)
+		case coding == "*":
+			starQ = max(starQ, q)
 		}
 	}
-	return false
+	if gzipQ >= 0 {
+		return gzipQ > 0
+	}
+	return starQ > 0
+}
+
+// qvalue parses an RFC 9110 qvalue (section 12.4.2: "0" [ "." 0*3DIGIT ]
+// or "1" [ "." 0*3("0") ]) into thousandths.
+func qvalue(s string) (int, bool) {
+	whole, frac, dot := strings.Cut(s, ".")
+	if len(frac) > 3 || (whole != "0" && whole != "1") || (!dot && frac != "") {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < 3; i++ {
+		d := byte('0')
+		if i < len(frac) {
+			d = frac[i]
+		}
+		if d < '0' || d > '9' {
+			return 0, false
+		}
+		n = n*10 + int(d-'0')
+	}
+	if whole == "1" {
+		if n != 0 {
+			return 0, false
+		}
+		return 1000, true
+	}
+	return n, true
 }
 
 func (a *App) myBooks(w http.ResponseWriter, r *http.Request) {

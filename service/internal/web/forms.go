@@ -61,20 +61,28 @@ func (f *form) fail(field, msg string) {
 	}
 }
 
-// text checks that field is present (if required), valid UTF-8, at most
-// max characters, and free of characters that don't print (see
-// notPrinting), and returns it. It is for one-line fields.
+// text checks that field is present (if required, with a visible
+// character: see visible), valid UTF-8, at most max characters, and free of
+// characters that don't print (see notPrinting), and returns it. It is for
+// one-line fields.
 func (f *form) text(field string, required bool, max int) string {
-	return f.checkText(field, required, max, false)
+	return f.checkText(field, required, max, false, nil)
 }
 
 // textArea is text for a multi-line field: it also allows \n, \r and \t.
 func (f *form) textArea(field string, required bool, max int) string {
-	return f.checkText(field, required, max, true)
+	return f.checkText(field, required, max, true, nil)
 }
 
-func (f *form) checkText(field string, required bool, max int, multiline bool) string {
+// checkText checks field as it will be stored: trimmed, then normalized by
+// normalize (nil: as typed), so that no limit is checked on a value shorter
+// than the one the column receives (NFC and lower-casing can lengthen text:
+// U+0958 becomes two code points, U+0130 too).
+func (f *form) checkText(field string, required bool, max int, multiline bool, normalize func(string) string) string {
 	v := f.Get(field)
+	if normalize != nil && utf8.ValidString(v) {
+		v = normalize(v)
+	}
 	switch {
 	case required && v == "":
 		f.fail(field, "This field is required.")
@@ -83,21 +91,46 @@ func (f *form) checkText(field string, required bool, max int, multiline bool) s
 	case utf8.RuneCountInString(v) > max:
 		f.fail(field, "This field is too long (maximum is "+strconv.Itoa(max)+" characters).")
 	default:
-		n, visible := 0, false
+		n, shows := 0, false
 		for _, r := range v {
 			n++
 			if what := notPrinting(r, multiline); what != "" {
 				f.fail(field, fmt.Sprintf("This field contains %s (U+%04X, character %d), which is not allowed; remove it.", what, r, n))
 				return v
 			}
-			visible = visible || unicode.IsGraphic(r) && !unicode.IsSpace(r)
+			shows = shows || visible(r)
 		}
-		// A title of one zero-width joiner would show as a blank link.
-		if required && !visible {
+		// A title of one Hangul filler would show as a blank link.
+		if required && !shows {
 			f.fail(field, "This field is required; what it holds does not show.")
 		}
 	}
 	return v
+}
+
+// visible reports whether r shows as ink: its Unicode General_Category is
+// a letter (L), number (N), punctuation (P) or symbol (S), it is not a
+// Default_Ignorable_Code_Point (see defaultIgnorable), and it is not U+2800
+// BRAILLE PATTERN BLANK, the one symbol whose glyph Unicode defines as
+// empty (its dots are all unraised). Spaces (Z), marks (M) alone, controls,
+// format, private-use and unassigned code points (C) don't count. A
+// required field must hold at least one visible rune.
+func visible(r rune) bool {
+	return unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S) && !defaultIgnorable(r) && r != '\u2800'
+}
+
+// defaultIgnorable is Unicode's derived property Default_Ignorable_Code_Point
+// (DerivedCoreProperties.txt): Other_Default_Ignorable_Code_Point, Cf and
+// Variation_Selector, minus White_Space, U+FFF9..U+FFFB, U+13430..U+1343F
+// and Prepended_Concatenation_Mark. Renderers show these as nothing; among
+// them are the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0) and the
+// combining grapheme joiner (U+034F).
+func defaultIgnorable(r rune) bool {
+	if unicode.Is(unicode.White_Space, r) || r >= 0xFFF9 && r <= 0xFFFB || r >= 0x13430 && r <= 0x1343F ||
+		unicode.Is(unicode.Prepended_Concatenation_Mark, r) {
+		return false
+	}
+	return unicode.In(r, unicode.Other_Default_Ignorable_Code_Point, unicode.Cf, unicode.Variation_Selector)
 }
 
 // notPrinting names r if a text field may not hold it, else returns "".
@@ -110,7 +143,10 @@ func (f *form) checkText(field string, required bool, max int, multiline bool) s
 // Also refused: every other invisible format character (category Cf: the
 // zero-width space, the byte order mark, the word joiner...), which can
 // make two names look the same, except those real text needs (see
-// neededFormat). Private-use and unassigned code points are allowed: they
+// neededFormat), and for the same reason the other characters Unicode
+// marks as ignorable in rendering (Other_Default_Ignorable_Code_Point: the
+// Hangul fillers, the combining grapheme joiner...). Variation selectors
+// stay: emoji need them. Private-use and unassigned code points are allowed: they
 // show (as a glyph or a box), and refusing unassigned ones would refuse
 // emoji newer than Go's Unicode tables.
 func notPrinting(r rune, multiline bool) string {
@@ -132,6 +168,10 @@ func notPrinting(r rune, multiline bool) string {
 		return "a noncharacter"
 	case unicode.Is(unicode.Cf, r) && !neededFormat(r):
 		return "an invisible formatting character"
+	case unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r):
+		// Hangul fillers, the grapheme joiner...: "Alice book" + U+3164
+		// would pass for "Alice book".
+		return "a character that does not show"
 	}
 	return ""
 }
@@ -154,7 +194,7 @@ func neededFormat(r rune) bool {
 // returns it as store.NormalizeEmail spells it, since the store compares
 // addresses byte for byte.
 func (f *form) email(field string) string {
-	v := store.NormalizeEmail(f.text(field, true, maxEmail))
+	v := f.checkText(field, true, maxEmail, false, store.NormalizeEmail)
 	if _, bad := f.Errors[field]; bad {
 		return ""
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/bookstore-aws/bookstore/service/internal/store"
 )
 
 type ctxKey int
@@ -127,8 +130,10 @@ func isHTTPS(r *http.Request) bool {
 // clientIP is the address that connected to the nearest proxy: the last
 // X-Forwarded-For entry (the ALB and NGINX append the peer they saw; the
 // entries before it are whatever the client sent), else the peer address.
+// Its lines are joined first, as RFC 9110 (section 5.3) joins a repeated
+// list field: a proxy may add its entry as a line of its own.
 func clientIP(r *http.Request) string {
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+	if xff := strings.Join(r.Header.Values("X-Forwarded-For"), ","); xff != "" {
 		last := xff[strings.LastIndexByte(xff, ',')+1:]
 		if ip := net.ParseIP(strings.TrimSpace(last)); ip != nil {
 			return ip.String()
@@ -142,7 +147,8 @@ func clientIP(r *http.Request) string {
 }
 
 // loadSession loads and saves the session with the manager whose cookie
-// matches the request's scheme, then puts the signed-in user in the context.
+// matches the request's scheme (see loadAndSave), then puts the signed-in
+// user in the context.
 // A signed-in user's pages are never stored by the browser (no-store), so
 // Back after logout can't show them. A HEAD request loads the session but
 // never saves it: what GET would change (the flash message it shows and
@@ -157,23 +163,8 @@ func (a *App) loadSession(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-	plain, secure := a.plain.LoadAndSave(withUser), a.secure.LoadAndSave(withUser)
+	plain, secure := a.loadAndSave(a.plain, withUser), a.loadAndSave(a.secure, withUser)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodHead {
-			sm := a.sessions(r)
-			token := ""
-			if c, err := r.Cookie(sm.Cookie.Name); err == nil {
-				token = c.Value
-			}
-			ctx, err := sm.Load(r.Context(), token)
-			if err != nil {
-				a.sessionError(w, r, err)
-				return
-			}
-			w.Header().Add("Vary", "Cookie") // as LoadAndSave sends for GET
-			withUser.ServeHTTP(w, r.WithContext(ctx))
-			return
-		}
 		if isHTTPS(r) {
 			secure.ServeHTTP(w, r)
 			return
@@ -182,11 +173,17 @@ func (a *App) loadSession(next http.Handler) http.Handler {
 	})
 }
 
-// requireLogin sends anonymous users to /login.
+// requireLogin sends anonymous users to /login. The "please log in" flash
+// goes only into a session the client already has: writing a session row
+// for it would let any client make the store keep a row per request.
 func (a *App) requireLogin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.currentUser(r) == nil {
-			a.redirect(w, r, "/login", "Please log in first.")
+			flash := "Please log in first."
+			if a.sessions(r).Token(r.Context()) == "" {
+				flash = ""
+			}
+			a.redirect(w, r, "/login", flash)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -214,4 +211,34 @@ func limitBody(n int64) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// statusClientClosedRequest is nginx's 499 "client closed request": the
+// status a request is logged and counted with when its client went away
+// before the answer, so it is not taken for a server fault (5xx).
+const statusClientClosedRequest = 499
+
+// errBudgetSpent is the cause of a request context whose database budget
+// ran out (see dbBudget), told apart from a client that went away.
+var errBudgetSpent = errors.New("web: the request's database time budget is spent")
+
+// clientGone reports whether r's client went away (its connection closed)
+// rather than r's database budget running out.
+func clientGone(r *http.Request) bool {
+	ctx := r.Context()
+	return ctx.Err() != nil && !errors.Is(context.Cause(ctx), errBudgetSpent)
+}
+
+// dbBudget gives each request one deadline for all its database work
+// (Options.DBBudget): session load, queries, commit and session save share
+// it, so no sequence of calls, each within the store's own timeout, adds up
+// past it. The store bounds its commits by it too (go-sql-driver's commit
+// watches no context). It also lets the store record a committed change
+// (store.TrackCommits), which sessionError reads.
+func (a *App) dbBudget(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeoutCause(store.TrackCommits(r.Context()), a.opts.DBBudget, errBudgetSpent)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }

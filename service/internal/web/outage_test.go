@@ -6,10 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/bookstore-aws/bookstore/service/internal/dbproxy"
-	"github.com/bookstore-aws/bookstore/service/internal/web"
 )
 
 // newProxy starts a dbproxy to target, closed when t ends.
@@ -26,16 +23,7 @@ func newProxy(t *testing.T, target string) *dbproxy.Proxy {
 // when it comes back the same instance serves again, with no restart. Both
 // kinds of outage: connections refused, and a silent network.
 func TestDatabaseOutageAndRecovery(t *testing.T) {
-	e := newEnv(t, 0, nil)
-	cfg, err := mysql.ParseDSN(e.db.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newProxy(t, cfg.Addr)
-	cfg.Addr = p.Addr()
-	const timeout = time.Second
-	e.db.Timeout = timeout
-	e.addInstance(cfg.FormatDSN(), func(o *web.Options) {})
+	e, p, timeout := proxiedEnv(t)
 	_, sid := e.user(0, "seller@example.com")
 	e.book(sid, "Survivor", bookIn(100, 3))
 	anon := e.client(0)

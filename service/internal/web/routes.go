@@ -23,8 +23,9 @@ func (a *App) Routes() http.Handler {
 	r.MethodNotAllowed(a.methodNotAllowed(r))
 	// Outermost first: answer HEAD wherever GET is answered (uptime
 	// checkers use HEAD; net/http drops the body), name the request, log
-	// and measure it, survive a panic, set security headers.
-	r.Use(middleware.GetHead, withRequestID, a.observe, a.recoverPanic, secureHeaders)
+	// and measure it, survive a panic, set security headers, bound its time
+	// in the database.
+	r.Use(middleware.GetHead, withRequestID, a.observe, a.recoverPanic, secureHeaders, a.dbBudget)
 
 	// Operations: no session, no CSRF check (GET only).
 	r.Get("/healthz", a.healthz)

@@ -1,0 +1,1 @@
+CREATE INDEX sessions_expiry_idx ON sessions (expiry)

@@ -1,0 +1,1 @@
+ALTER TABLE sessions MODIFY token CHAR(43) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL
