@@ -148,6 +148,7 @@ func serve(cfg config.Config, logger *slog.Logger) (err error) {
 		Logger:      logger,
 		SharedDir:   sharedDir,
 		AdminEmails: cfg.AdminEmails,
+		Currency:    cfg.Currency,
 	})
 	if err != nil {
 		return err

@@ -13,7 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/currency"
+
 	"github.com/bookstore-aws/bookstore/service/internal/dbconn"
+	"github.com/bookstore-aws/bookstore/service/internal/money"
 	"github.com/bookstore-aws/bookstore/service/internal/store"
 )
 
@@ -41,7 +44,12 @@ type Config struct {
 	AdminEmails  []string      // ADMIN_EMAILS: lower-cased addresses
 	LogLevel     slog.Level    // LOG_LEVEL: debug, info, warn or error
 	DrainTimeout time.Duration // DRAIN_TIMEOUT: Go duration, >= 1 s and < 30 s
-	DB           dbconn.Settings
+	// Currency is CURRENCY: the ISO 4217 code every amount is in and shown
+	// with, default money.DefaultCurrency (EUR); see money.ParseCurrency
+	// for what is accepted. It names the unit of the stored cents, so it is
+	// set once per database, not changed on a store that has prices.
+	Currency currency.Unit
+	DB       dbconn.Settings
 }
 
 // FromEnv reads the configuration through getenv (os.Getenv in production).
@@ -74,6 +82,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not one of debug, info, warn, error", v))
 		}
+	}
+	code := strings.TrimSpace(getenv("CURRENCY"))
+	if code == "" {
+		code = money.DefaultCurrency
+	}
+	if c.Currency, err = money.ParseCurrency(code); err != nil {
+		errs = append(errs, fmt.Errorf("CURRENCY: %w", err))
 	}
 	if v := strings.TrimSpace(getenv("DRAIN_TIMEOUT")); v != "" {
 		d, err := time.ParseDuration(v)

@@ -19,7 +19,7 @@ func TestDefaults(t *testing.T) {
 	// With the embedded engine nothing persists: no default SHARED_DIR, the
 	// caller makes a temporary one.
 	if c.Port != 5000 || c.SharedDir != "" || c.DrainTimeout != 25*time.Second || c.LogLevel != slog.LevelInfo ||
-		len(c.AdminEmails) != 0 || c.DB.Mode != dbconn.ModeEmbedded {
+		len(c.AdminEmails) != 0 || c.DB.Mode != dbconn.ModeEmbedded || c.Currency.String() != "EUR" {
 		t.Fatalf("defaults: %+v", c)
 	}
 	// With a database, the image's volume.
@@ -50,13 +50,13 @@ func TestDrainTimeoutBounds(t *testing.T) {
 func TestValues(t *testing.T) {
 	c, err := FromEnv(env(map[string]string{
 		"PORT": "8080", "SHARED_DIR": "/mnt/x", "ADMIN_EMAILS": " A@Example.com, b@example.com ,", "LOG_LEVEL": "debug",
-		"DRAIN_TIMEOUT": "10s", "DATABASE_URL": "mysql://u:p@db:3306/bookstore",
+		"DRAIN_TIMEOUT": "10s", "DATABASE_URL": "mysql://u:p@db:3306/bookstore", "CURRENCY": " usd ",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Port != 8080 || c.SharedDir != "/mnt/x" || strings.Join(c.AdminEmails, ",") != "a@example.com,b@example.com" ||
-		c.LogLevel != slog.LevelDebug || c.DrainTimeout != 10*time.Second || c.DB.Mode != dbconn.ModeURL {
+		c.LogLevel != slog.LevelDebug || c.DrainTimeout != 10*time.Second || c.DB.Mode != dbconn.ModeURL || c.Currency.String() != "USD" {
 		t.Fatalf("%+v", c)
 	}
 }
@@ -65,12 +65,12 @@ func TestValues(t *testing.T) {
 func TestErrorsNameTheVariable(t *testing.T) {
 	_, err := FromEnv(env(map[string]string{
 		"PORT": "http", "SHARED_DIR": "relative/dir", "ADMIN_EMAILS": "root", "LOG_LEVEL": "loud",
-		"DRAIN_TIMEOUT": "45s", "DATABASE_URL": "postgres://x",
+		"DRAIN_TIMEOUT": "45s", "DATABASE_URL": "postgres://x", "CURRENCY": "euro",
 	}))
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, name := range []string{"PORT", "SHARED_DIR", "ADMIN_EMAILS", "LOG_LEVEL", "DRAIN_TIMEOUT", "DATABASE_URL"} {
+	for _, name := range []string{"PORT", "SHARED_DIR", "ADMIN_EMAILS", "LOG_LEVEL", "DRAIN_TIMEOUT", "DATABASE_URL", "CURRENCY"} {
 		if !strings.Contains(err.Error(), name+":") {
 			t.Errorf("error does not name %s: %v", name, err)
 		}
@@ -79,6 +79,7 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{"PORT": "0"}, {"PORT": "70000"}, {"DRAIN_TIMEOUT": "0s"}, {"DRAIN_TIMEOUT": "30s"}, {"DRAIN_TIMEOUT": "1ns"}, {"DRAIN_TIMEOUT": "999ms"},
 		{"DRAIN_TIMEOUT": "-5s"}, {"DRAIN_TIMEOUT": "25"},
 		{"ADMIN_EMAILS": "Admin <a@example.com>"},
+		{"CURRENCY": "€"}, {"CURRENCY": "XXX"}, {"CURRENCY": "JPY"}, {"CURRENCY": "BHD"}, {"CURRENCY": "EU"},
 	} {
 		if _, err := FromEnv(env(bad)); err == nil {
 			t.Errorf("%v accepted", bad)

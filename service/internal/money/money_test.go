@@ -2,7 +2,10 @@ package money
 
 import (
 	"errors"
+	"strings"
 	"testing"
+
+	"golang.org/x/text/currency"
 )
 
 // Fault 9: every amount a form can hold survives the round trip exactly.
@@ -46,5 +49,52 @@ func TestTimes(t *testing.T) {
 	}
 	if _, err := Cents(1 << 62).Times(4); err == nil {
 		t.Fatal("overflow not reported")
+	}
+}
+
+func TestParseCurrency(t *testing.T) {
+	for in, want := range map[string]string{"EUR": "EUR", "usd": "USD", "Gbp": "GBP", "XCD": "XCD"} {
+		if u, err := ParseCurrency(in); err != nil || u.String() != want {
+			t.Errorf("ParseCurrency(%q) = %v, %v; want %s", in, u, err, want)
+		}
+	}
+	bad := map[string]string{
+		"":     "not an ISO 4217 currency code",
+		"€":    "not an ISO 4217 currency code",
+		"EURO": "not an ISO 4217 currency code",
+		"ZZZ":  "not an ISO 4217 currency code",
+		" EUR": "not an ISO 4217 currency code",
+		"XXX":  "not a currency in use",
+		"XTS":  "not a currency in use",
+		"XAU":  "not a currency in use",
+		"XDR":  "not a currency in use",
+		"JPY":  "has 0 decimals",
+		"BHD":  "has 3 decimals",
+	}
+	for in, want := range bad {
+		if u, err := ParseCurrency(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseCurrency(%q) = %v, %v; want an error saying %q", in, u, err, want)
+		}
+	}
+}
+
+func TestIn(t *testing.T) {
+	eur, _ := ParseCurrency("EUR")
+	usd, _ := ParseCurrency("USD")
+	for _, c := range []struct {
+		c    Cents
+		cur  currency.Unit
+		want string
+	}{{12998, eur, "129.98\u00a0EUR"}, {5, usd, "0.05\u00a0USD"}, {0, eur, "0.00\u00a0EUR"}, {Max, eur, "1000000.00\u00a0EUR"}} {
+		if got := c.c.In(c.cur); got != c.want {
+			t.Errorf("%d.In(%v) = %q, want %q", c.c, c.cur, got, c.want)
+		}
+	}
+}
+
+// The documented default is itself a valid currency.
+func TestDefaultCurrencyIsValid(t *testing.T) {
+	if u, err := ParseCurrency(DefaultCurrency); err != nil || u.String() != "EUR" {
+		t.Fatalf("ParseCurrency(DefaultCurrency) = %v, %v", u, err)
 	}
 }

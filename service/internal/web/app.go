@@ -22,7 +22,9 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/text/currency"
 
+	"github.com/bookstore-aws/bookstore/service/internal/money"
 	"github.com/bookstore-aws/bookstore/service/internal/store"
 )
 
@@ -50,6 +52,9 @@ type Options struct {
 	LoginWindow               time.Duration
 	// MaxCoverBytes caps a cover upload (default 2 MiB).
 	MaxCoverBytes int64
+	// Currency is the unit of every amount (config's CURRENCY); the zero
+	// Unit means money.DefaultCurrency.
+	Currency currency.Unit
 }
 
 // App is one instance of the web application.
@@ -97,6 +102,13 @@ func New(o Options) (*App, error) {
 	if o.MaxCoverBytes == 0 {
 		o.MaxCoverBytes = 2 << 20
 	}
+	if o.Currency == (currency.Unit{}) {
+		cur, err := money.ParseCurrency(money.DefaultCurrency)
+		if err != nil {
+			return nil, fmt.Errorf("web: default currency: %w", err)
+		}
+		o.Currency = cur
+	}
 	a := &App{opts: o, store: o.Store, log: o.Logger, admins: map[string]bool{}}
 	for _, e := range o.AdminEmails {
 		a.admins[store.NormalizeEmail(e)] = true
@@ -136,7 +148,7 @@ func (a *App) parseTemplates() error {
 		if page == "base" {
 			continue
 		}
-		t, err := template.New(page).ParseFS(templateFS, "templates/base.tmpl", n)
+		t, err := template.New(page).Funcs(a.templateFuncs()).ParseFS(templateFS, "templates/base.tmpl", n)
 		if err != nil {
 			return fmt.Errorf("web: template %s: %w", page, err)
 		}
@@ -144,6 +156,18 @@ func (a *App) parseTemplates() error {
 	}
 	a.fragments = a.pages["catalog"]
 	return nil
+}
+
+// templateFuncs are the functions templates may call:
+//
+//	money: an amount (money.Cents) as every page shows it, "129.98 EUR"
+//	currency: the currency's ISO 4217 code alone, for labels ("Price (EUR)")
+func (a *App) templateFuncs() template.FuncMap {
+	cur := a.opts.Currency
+	return template.FuncMap{
+		"money":    func(c money.Cents) string { return c.In(cur) },
+		"currency": func() string { return cur.String() },
+	}
 }
 
 // templateData is everything a page may show.

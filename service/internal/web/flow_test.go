@@ -57,7 +57,7 @@ func TestFullFlow(t *testing.T) {
 		t.Fatalf("pay: %d %s %s", r.status, r.location, snippet(r.body))
 	}
 	del := buyer.follow(r)
-	if !strings.Contains(del.body, "Servientrega") || !strings.Contains(del.body, "Paid 39.98 by PayPal") {
+	if !strings.Contains(del.body, "Servientrega") || !strings.Contains(del.body, "Paid 39.98\u00a0EUR by PayPal") {
 		t.Fatalf("delivery page: %s", snippet(del.body))
 	}
 	r = buyer.post(fmt.Sprintf("/delivery/%d", pid), url.Values{"provider": {"4"}})

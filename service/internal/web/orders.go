@@ -132,7 +132,7 @@ func (a *App) pay(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		a.serverError(w, r, err)
 	default:
-		a.redirect(w, r, next, "Paid "+p.Total.String()+" by "+method+". Now choose a delivery provider.")
+		a.redirect(w, r, next, "Paid "+p.Total.In(a.opts.Currency)+" by "+method+". Now choose a delivery provider.")
 	}
 }
 
