@@ -158,6 +158,12 @@ func (s *Store) Catalog(ctx context.Context) ([]Book, error) {
 	return s.books(ctx, "SELECT "+bookCols+" FROM books WHERE archived = FALSE ORDER BY id")
 }
 
+// NewestBooks returns up to n books on sale, newest first (by id: ids
+// grow with each book added), for the home page.
+func (s *Store) NewestBooks(ctx context.Context, n int) ([]Book, error) {
+	return s.books(ctx, "SELECT "+bookCols+" FROM books WHERE archived = FALSE ORDER BY id DESC LIMIT ?", n)
+}
+
 // SellerBooks returns sellerID's books on sale, by id.
 func (s *Store) SellerBooks(ctx context.Context, sellerID int64) ([]Book, error) {
 	return s.books(ctx, "SELECT "+bookCols+" FROM books WHERE seller_id = ? AND archived = FALSE ORDER BY id", sellerID)

@@ -9,8 +9,21 @@ import (
 	"github.com/bookstore-aws/bookstore/service/internal/store"
 )
 
+// homeBooks is how many of the newest books the home page shows: two rows
+// of four at 1280 px.
+const homeBooks = 8
+
+// home shows a search box (GET /book/catalog?q=), the newest books and the
+// links to the rest of the store.
 func (a *App) home(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, http.StatusOK, "home", a.data(r))
+	books, err := a.store.NewestBooks(r.Context(), homeBooks)
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	d := a.data(r)
+	d.Books = books
+	a.render(w, r, http.StatusOK, "home", d)
 }
 
 func (a *App) registerForm(w http.ResponseWriter, r *http.Request) {
