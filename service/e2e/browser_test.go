@@ -323,6 +323,7 @@ func TestBrowserFlow(t *testing.T) {
 	buyer.do(chromedp.Navigate(unstyledPage))
 	plain := buyer.eval(styleProbe)
 
+	stockShelf(t, c.URL, id)
 	buyer.register("Bob Buyer", "bbuyer-"+id+"@bookstore.test", password)
 	buyer.open("/book/catalog")
 	if !strings.Contains(buyer.eval(`document.body.innerText`), title) {

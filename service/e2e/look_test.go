@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -91,6 +92,36 @@ func (b *tab) docs(file string) {
 	b.screenshot(dir, file)
 }
 
+// stockShelf puts three more books on sale over HTTP (not the browser:
+// speed), so the catalog and the home page show a row of cards: one with a
+// cover and two without (the placeholder), one of them with a title long
+// enough to wrap and a word too long for a phone's card.
+func stockShelf(t *testing.T, base, id string) {
+	t.Helper()
+	seller := newUser(t, base)
+	register(t, seller, "Shelf Seller", "bshelf-"+id+"@bookstore.test", "browser correct horse battery")
+	for _, b := range []struct {
+		title string
+		cover bool
+	}{
+		{"The Extraordinarily Long and Winding Title of a Book That Goes On " + id, false},
+		{"Brief " + id, false},
+		{"Pneumonoultramicroscopicsilicovolcanoconiosis " + id, true},
+	} {
+		var up *upload
+		if b.cover {
+			up = &upload{Field: "cover", Name: "cover.png", Type: "image/png", Data: coverPNG(t)}
+		}
+		r := seller.submit("/book/add_book", "/book/add_book", url.Values{
+			"title": {b.title}, "author": {"Shelf Seller"}, "description": {"On the shelf for the screenshots."},
+			"price": {"9.90"}, "stock": {"4"},
+		}, up)
+		if r.Status != 303 {
+			t.Fatalf("add %q: %d %s", b.title, r.Status, snippet(r.Body))
+		}
+	}
+}
+
 // buyCheckout buys 2 of bookID (12.50 each) in b from the catalog it is on,
 // as a shopper would: choose DHL on the delivery page (clicking the labels
 // first), see the summary with the fee on the payment page, pay by credit
@@ -120,8 +151,8 @@ func buyCheckout(t *testing.T, b *tab, bookID, title string) {
 	if button := b.eval(`document.querySelector('form[action^="/payment/"] button').innerText`); button != "Pay 75.00\u00a0EUR" {
 		t.Errorf("the payment button says %q, want \"Pay 75.00 EUR\"", button)
 	}
+	b.docs("payment.png") // before the clicks below change the method
 	b.checkLabelsClickable("payment")
-	b.docs("payment.png")
 	landed := b.submitVia("pay", pickJS("method", "Credit Card"))
 	b.wantPath("pay", landed, regexp.MustCompile(`^/orders$`))
 	orders := b.eval(`document.body.innerText`)
@@ -178,10 +209,17 @@ const layoutJS = `JSON.stringify((() => {
 		}
 	}
 
-	const cards = '.book, .card, .option, .summary, .flash, .error, td, th, .hero, fieldset';
+	// Inside means inside the content box: text over a card's padding
+	// touches its border, a form over main's padding touches the screen.
+	const cards = 'main, .book, .card, .option, .summary, .flash, .error, td, th, .hero, fieldset';
 	for (const card of document.querySelectorAll(cards)) {
-		const c = card.getBoundingClientRect();
-		if (!visible(c)) continue;
+		const r = card.getBoundingClientRect(), cs = getComputedStyle(card), n = p => parseFloat(cs[p]) || 0;
+		if (!visible(r)) continue;
+		const c = {
+			left: r.left + n('borderLeftWidth') + n('paddingLeft'),
+			right: r.right - n('borderRightWidth') - n('paddingRight'),
+			bottom: r.bottom - n('borderBottomWidth') - n('paddingBottom'),
+		};
 		const out1 = b => b.right > c.right + 1 || b.left < c.left - 1 || b.bottom > c.bottom + 1;
 		let bad = null;
 		for (const el of card.querySelectorAll('*')) {
@@ -282,7 +320,8 @@ func startChromium(t *testing.T) context.Context {
 // brokenPage has each fault the layout checks look for, as the store's
 // pages had them before: a radio on its own line above its label, a long
 // word out of its card, cards of one row with different heights, a block
-// wider than a phone.
+// wider than a phone, a form field over main's padding (to the screen's
+// edge).
 const brokenPage = `<!doctype html><html><head><meta name="viewport" content="width=device-width, initial-scale=1"><style>
 	body{margin:0;font:16px sans-serif}
 	label input{display:block}
@@ -293,6 +332,7 @@ const brokenPage = `<!doctype html><html><head><meta name="viewport" content="wi
 <form><fieldset><legend>Delivery</legend><label><input type="radio" name="provider" value="1"> DHL International 50.00</label></fieldset></form>
 <ul class="books"><li class="book">Short</li><li class="book">Supercalifragilisticexpialidocious-and-then-some<br>two<br>lines</li></ul>
 <div class="wide"></div>
+<main style="padding:16px"><form style="display:grid"><input name="title" style="width:370px"></form></main>
 </body></html>`
 
 // The layout checks can fail: on a page with each fault they report each
@@ -310,6 +350,7 @@ func TestLayoutChecksFindBrokenLayouts(t *testing.T) {
 		`overflows li.book "Supercalifragilistic`,
 		"differ in height",
 		"scrolls sideways",
+		`input "" overflows main`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the checks missed %q; they found:\n%s", want, got)
