@@ -63,9 +63,12 @@ func TestFinalSnapshotID(t *testing.T) {
 }
 
 func TestValidationNames(t *testing.T) {
-	if got := edge.ValidationNames(edge.Names("example.com")); !reflect.DeepEqual(got,
+	if got := edge.ValidationNames(edge.Names("example.com", true)); !reflect.DeepEqual(got,
 		[]string{"example.com", "www.example.com", "swarm.example.com"}) {
 		t.Errorf("got %v", got)
+	}
+	if got := edge.Names("example.com", false); !reflect.DeepEqual(got, []string{"example.com", "www.example.com"}) {
+		t.Errorf("without a swarm: got %v", got)
 	}
 	// ACM validates *.x with x's record.
 	if got := edge.ValidationNames([]string{"example.com", "*.example.com", "www.example.com"}); !reflect.DeepEqual(got,

@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
@@ -29,7 +30,7 @@ func main() {
 	// Run without the engine, the SDK exits 32 and prints nothing.
 	if os.Getenv("PULUMI_MONITOR") == "" && os.Getenv("PULUMI_PLUGINS") == "" {
 		fmt.Fprintln(os.Stderr, "infra is a Pulumi program, run by the Pulumi engine: "+
-			"use `pulumi preview` or `pulumi up` from the repository root (README, \"Deploy to AWS\").")
+			"use `pulumi preview` or `pulumi up` from the repository root (docs/deploying.md).")
 		os.Exit(2)
 	}
 	pulumi.Run(run)
@@ -46,13 +47,32 @@ const (
 	logLevel         = "info"
 )
 
+// Output is one stack output: its name and what it holds (Markdown, for the
+// outputs table of docs/configuration.md, which `go generate ./...` renders from
+// Outputs).
+type Output struct{ Name, Value string }
+
 // Outputs lists every stack output. Each is always exported ("" or [] when it does
 // not apply), so a reader of `pulumi stack output --json` never meets a missing key.
-var Outputs = []string{
-	"url", "wwwUrl", "albDnsName", "albZoneId",
-	"certificateArn", "validationRecords", "hostedZoneId", "nameServers",
-	"dbEndpoint", "dbSecretArn", "efsId", "imageRef", "asgName",
-	"swarmManagerIp", "swarmUrl", "legacyUrl",
+//
+//go:generate go run ./internal/docgen
+var Outputs = []Output{
+	{"url", "`https://<domain>`, or `http://<ALB DNS name>` without a domain"},
+	{"wwwUrl", "`https://www.<domain>` (`\"\"` without a domain)"},
+	{"albDnsName", "the ALB's DNS name"},
+	{"albZoneId", "the ALB's canonical hosted zone id, for alias records"},
+	{"certificateArn", "the validated ACM certificate for the apex, www and (with `swarm`) swarm (`\"\"` without a domain)"},
+	{"validationRecords", "ACM's DNS validation records, `[{name, type, value}]`, one per distinct name, each under the domain (`[]` without a domain)"},
+	{"hostedZoneId", "the Route 53 zone that holds the records (`\"\"` without a domain)"},
+	{"nameServers", "that zone's name servers: delegate the domain to these (`[]` without a domain)"},
+	{"dbEndpoint", "the RDS endpoint's host name (port 3306)"},
+	{"dbSecretArn", "the RDS-managed Secrets Manager secret (`{\"username\",\"password\"}`)"},
+	{"efsId", "the EFS file system id"},
+	{"imageRef", "the pushed image, `<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest>`"},
+	{"asgName", "the Auto Scaling group"},
+	{"swarmManagerIp", "the Swarm manager's Elastic IP (`\"\"` with `swarm` false)"},
+	{"swarmUrl", "`https://swarm.<domain>` (`\"\"` without a domain or with `swarm` false)"},
+	{"legacyUrl", "`https://legacy.<domain>` when `monolith` is on (it needs a domain), else `\"\"`"},
 }
 
 func run(ctx *pulumi.Context) error { return declare(ctx, ctx.Export) }
@@ -84,7 +104,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	}
 
 	net, err := network.New(ctx, "bookstore", network.Args{
-		AZCount: cfg.AZCount, NATPerAZ: cfg.NATGateways == config.NATPerAZ, Tags: tags, NamePrefix: prefix,
+		AZCount: cfg.AZCount, NATPerAZ: cfg.NATGateways == config.NATPerAZ, Swarm: cfg.Swarm, Tags: tags, NamePrefix: prefix,
 	})
 	if err != nil {
 		return err
@@ -96,6 +116,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		AllocatedStorage:   cfg.DBAllocatedStorage,
 		DeletionProtection: cfg.DeletionProtection,
 		SkipFinalSnapshot:  cfg.SkipFinalSnapshot,
+		MultiAZ:            cfg.DBMultiAZ,
 		SnapshotPrefix:     prefix,
 		Tags:               tags,
 	})
@@ -117,7 +138,8 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	front, err := edge.New(ctx, "bookstore", edge.Args{
 		Domain: cfg.Domain, HostedZoneID: cfg.HostedZoneID, CreateZone: cfg.CreateZone,
 		VpcID: net.VpcID, SubnetIDs: net.PublicSubnetIDs, SecurityGroupID: net.AlbSG,
-		AppWeight: cfg.AppWeight, SwarmWeight: cfg.SwarmWeight,
+		AppWeight: cfg.AppWeight, SwarmWeight: cfg.SwarmWeight, Swarm: cfg.Swarm,
+		DependsOn:  net.PublicRouting,
 		NamePrefix: prefix, Tags: tags,
 	})
 	if err != nil {
@@ -135,21 +157,30 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		SubnetIDs: net.PrivateSubnetIDs, SecurityGroupID: net.AppSG, TargetGroupArn: front.AppTargetGroup.Arn,
 		MinSize: cfg.MinSize, MaxSize: cfg.MaxSize, CPUTarget: cfg.CPUTarget,
 		DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
-		DependsOn: files.MountTargets, NamePrefix: prefix, Tags: tags,
+		DependsOn: slices.Concat(files.MountTargets, net.PrivateRouting), NamePrefix: prefix, Tags: tags,
 	})
 	if err != nil {
 		return err
 	}
-	sw, err := swarm.New(ctx, "bookstore-swarm", swarm.Args{
-		Service: svc, AMI: ami, InstanceType: cfg.InstanceType,
-		ManagerSubnetID: net.PublicSubnets[0], WorkerSubnetIDs: net.PrivateSubnetIDs,
-		SecurityGroupID: net.SwarmSG, TargetGroupArn: front.SwarmTarget.Arn,
-		Replicas: cfg.SwarmReplicas, Workers: cfg.SwarmWorkers,
-		DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
-		DependsOn: files.MountTargets, NamePrefix: prefix, Tags: tags,
-	})
-	if err != nil {
-		return err
+	// Without a Swarm its outputs stay exported, empty (see Outputs).
+	swarmIP := pulumi.String("").ToStringOutput()
+	targetGroups := map[string]pulumi.StringInput{"app": front.AppTargetGroup.ArnSuffix}
+	if cfg.Swarm {
+		sw, err := swarm.New(ctx, "bookstore-swarm", swarm.Args{
+			Service: svc, AMI: ami, InstanceType: cfg.InstanceType,
+			ManagerSubnetID: net.PublicSubnets[0], WorkerSubnetIDs: net.PrivateSubnetIDs,
+			SecurityGroupID: net.SwarmSG, TargetGroupArn: front.SwarmTarget.Arn,
+			Replicas: cfg.SwarmReplicas, Workers: cfg.SwarmWorkers,
+			DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
+			// The manager boots in a public subnet, workers in private ones.
+			DependsOn:  slices.Concat(files.MountTargets, net.PublicRouting, net.PrivateRouting),
+			NamePrefix: prefix, Tags: tags,
+		})
+		if err != nil {
+			return err
+		}
+		swarmIP = sw.ManagerPublicIP
+		targetGroups["swarm"] = front.SwarmTarget.ArnSuffix
 	}
 	legacyURL := pulumi.String("").ToStringOutput()
 	if cfg.Monolith {
@@ -158,7 +189,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 			Region: region.Name, AdminEmails: cfg.AdminEmails, LetsEncryptEmail: cfg.AlertEmail, LogLevel: logLevel,
 			AMI: ami, InstanceType: cfg.InstanceType, VpcID: net.VpcID, SubnetID: net.PublicSubnets[0],
 			DNSSuffix: partition.DnsSuffix, LogRetentionDays: logRetentionDays,
-			NamePrefix: prefix, Tags: tags,
+			DependsOn: net.PublicRouting, NamePrefix: prefix, Tags: tags,
 		})
 		if err != nil {
 			return err
@@ -168,9 +199,7 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 	if _, err := observability.New(ctx, "bookstore", observability.Args{
 		AlertEmail:   cfg.AlertEmail,
 		AlbArnSuffix: front.AlbArnSuffix,
-		TargetGroups: map[string]pulumi.StringInput{
-			"app": front.AppTargetGroup.ArnSuffix, "swarm": front.SwarmTarget.ArnSuffix,
-		},
+		TargetGroups: targetGroups,
 		DBIdentifier: db.Identifier, DBAllocatedStorageGB: cfg.DBAllocatedStorage,
 		ASGName: app.ASGName, ASGMaxSize: cfg.MaxSize,
 		Tags: tags,
@@ -184,14 +213,14 @@ func declare(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		"hostedZoneId": front.HostedZoneID, "nameServers": front.NameServers,
 		"dbEndpoint": db.Address, "dbSecretArn": db.SecretArn, "efsId": files.FileSystemID,
 		"imageRef": img.Ref, "asgName": app.ASGName,
-		"swarmManagerIp": sw.ManagerPublicIP, "swarmUrl": front.SwarmURL, "legacyUrl": legacyURL,
+		"swarmManagerIp": swarmIP, "swarmUrl": front.SwarmURL, "legacyUrl": legacyURL,
 	}
-	for _, name := range Outputs {
-		v, ok := outputs[name]
+	for _, o := range Outputs {
+		v, ok := outputs[o.Name]
 		if !ok {
-			return fmt.Errorf("output %s is not declared", name) // a programming error the tests catch
+			return fmt.Errorf("output %s is not declared", o.Name) // a programming error the tests catch
 		}
-		export(name, v)
+		export(o.Name, v)
 	}
 	if len(outputs) != len(Outputs) {
 		return fmt.Errorf("outputs: %d declared, %d listed", len(outputs), len(Outputs))

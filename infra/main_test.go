@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,8 +18,12 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
+	"github.com/bookstore-aws/bookstore/infra/config"
 	"github.com/bookstore-aws/bookstore/infra/userdata"
 	"github.com/bookstore-aws/bookstore/infra/verify/stackout"
+	"github.com/bookstore-aws/bookstore/internal/doctable"
 )
 
 // Type tokens of what the stack declares.
@@ -112,11 +117,13 @@ func decodeJSON(t *testing.T, s any) map[string]any {
 
 func TestOutputsAlwaysAllPresent(t *testing.T) {
 	for name, cfg := range map[string]map[string]string{
-		"no domain":     nil,
-		"domain":        withDomain,
-		"monolith":      {"domain": "example.com", "monolith": "true"},
-		"create zone":   {"domain": "example.com", "createZone": "true"},
-		"swarm workers": {"swarmWorkers": "2"},
+		"no domain":        nil,
+		"domain":           withDomain,
+		"monolith":         {"domain": "example.com", "monolith": "true"},
+		"create zone":      {"domain": "example.com", "createZone": "true"},
+		"swarm workers":    {"swarmWorkers": "2"},
+		"no swarm":         {"swarm": "false"},
+		"no swarm, domain": {"domain": "example.com", "swarm": "false", "dbMultiAz": "false"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := mustRun(t, cfg)
@@ -124,9 +131,9 @@ func TestOutputsAlwaysAllPresent(t *testing.T) {
 				t.Errorf("%d outputs, want %d: %v", len(s.outputs), len(Outputs), s.outputs)
 			}
 			for _, o := range Outputs {
-				v, ok := s.outputs[o]
+				v, ok := s.outputs[o.Name]
 				if !ok || v == nil {
-					t.Errorf("output %s missing or null", o)
+					t.Errorf("output %s missing or null", o.Name)
 				}
 			}
 			// What the stack prints is what the verifier accepts.
@@ -143,9 +150,28 @@ func TestOutputsAlwaysAllPresent(t *testing.T) {
 
 // The stack exports what the verifier reads: the same keys.
 func TestOutputsAreTheVerifiersKeys(t *testing.T) {
-	a, b := slices.Sorted(slices.Values(Outputs)), slices.Sorted(slices.Values(stackout.Keys))
+	var names []string
+	for _, o := range Outputs {
+		names = append(names, o.Name)
+	}
+	a, b := slices.Sorted(slices.Values(names)), slices.Sorted(slices.Values(stackout.Keys))
 	if !slices.Equal(a, b) {
 		t.Errorf("stack outputs %v, verifier keys %v", a, b)
+	}
+}
+
+// docs/configuration.md's outputs table is what infra/internal/docgen renders
+// from Outputs, every output with a description.
+func TestOutputsTableIsCurrent(t *testing.T) {
+	var defs [][2]string
+	for _, o := range Outputs {
+		if strings.TrimSpace(o.Value) == "" {
+			t.Errorf("output %s has no description in Outputs", o.Name)
+		}
+		defs = append(defs, [2]string{o.Name, o.Value})
+	}
+	if err := doctable.Check(config.DocPage, "outputs", doctable.Definitions("output", "value", defs)); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -310,6 +336,33 @@ func TestTooFewAvailabilityZones(t *testing.T) {
 	}
 }
 
+// An internet-facing ALB created before the VPC's internet gateway fails with
+// InvalidSubnet, and hosts booting before their subnet's routes exist cannot
+// reach package mirrors, ECR or AWS APIs: each waits for its subnets' routing.
+func TestResourcesWaitForTheirRoutes(t *testing.T) {
+	s := mustRun(t, map[string]string{"domain": "example.com", "monolith": "true", "swarmWorkers": "1"})
+	public := []*rec{s.one(t, tIGW, "bookstore"), s.one(t, tRT, "bookstore-public"),
+		s.one(t, tRTA, "bookstore-public-a"), s.one(t, tRTA, "bookstore-public-b")}
+	private := []*rec{s.one(t, tNAT, "bookstore-a"), s.one(t, tRT, "bookstore-private-a"), s.one(t, tRT, "bookstore-private-b"),
+		s.one(t, tRTA, "bookstore-private-a"), s.one(t, tRTA, "bookstore-private-b")}
+	for _, c := range []struct {
+		r     *rec
+		needs []*rec
+	}{
+		{s.one(t, tALB, "bookstore"), public},
+		{s.one(t, tInstance, "bookstore-swarm-manager"), public},
+		{s.one(t, tInstance, "bookstore-monolith"), public},
+		{s.one(t, tASG, "bookstore-fleet"), private},
+		{s.one(t, tASG, "bookstore-swarm-worker"), private},
+	} {
+		for _, d := range c.needs {
+			if !c.r.dependsOn(d) {
+				t.Errorf("%s %s does not depend on %s %s", c.r.Type, c.r.Name, d.Type, d.Name)
+			}
+		}
+	}
+}
+
 type rule struct {
 	proto    string
 	from, to int
@@ -461,7 +514,10 @@ func TestDatabase(t *testing.T) {
 	s := mustRun(t, nil)
 	db := s.one(t, tDB, "bookstore")
 	for path, want := range map[string]any{
-		"engine": "mysql", "engineVersion": "8.0", "multiAz": true, "storageEncrypted": true, "storageType": "gp3",
+		// 8.4 LTS on standard support: 8.0 left it on 2026-07-31, and an unset
+		// lifecycle enrols the instance in paid Extended Support.
+		"engine": "mysql", "engineVersion": "8.4", "engineLifecycleSupport": "open-source-rds-extended-support-disabled",
+		"allowMajorVersionUpgrade": true, "autoMinorVersionUpgrade": true, "multiAz": true, "storageEncrypted": true, "storageType": "gp3",
 		"manageMasterUserPassword": true, "instanceClass": "db.t3.micro", "allocatedStorage": 20,
 		"backupRetentionPeriod": 7, "deletionProtection": false, "skipFinalSnapshot": false,
 		"publiclyAccessible": false, "applyImmediately": true, "dbName": "bookstore", "port": 3306,
@@ -480,6 +536,9 @@ func TestDatabase(t *testing.T) {
 	if !db.ignores("finalSnapshotIdentifier") {
 		t.Error("finalSnapshotIdentifier's timestamp is not in ignoreChanges: every run would be a diff")
 	}
+	if !db.ignores("engineLifecycleSupport") {
+		t.Error("engineLifecycleSupport is not in ignoreChanges: RDS cannot change it on an existing instance, so older stacks would show a diff on every run")
+	}
 	db.want(t, "vpcSecurityGroupIds.0", s.one(t, tSG, "bookstore-db").ID)
 
 	subnets := s.one(t, tDBSubnets, "bookstore")
@@ -491,7 +550,7 @@ func TestDatabase(t *testing.T) {
 	db.want(t, "dbSubnetGroupName", subnets.out("name"))
 
 	params := s.one(t, tDBParams, "bookstore")
-	params.want(t, "family", "mysql8.0")
+	params.want(t, "family", "mysql8.4")
 	db.want(t, "parameterGroupName", params.out("name"))
 	got := map[string]string{}
 	for _, p := range params.in("parameters").([]any) {
@@ -1015,7 +1074,7 @@ func TestFleet(t *testing.T) {
 	ud := userData(t, lt)
 	mustContain(t, "fleet user data", ud, "#cloud-config", s.outputs["imageRef"].(string), secret, fs.ID, ap.ID,
 		db.out("address"), logs.out("name"), "/mnt/bookstore", "/app/shared", "owner@example.com", "eu-west-1",
-		// The container's environment (the README's contract) and how it runs.
+		// The container's environment (docs/architecture.md, the contract) and how it runs.
 		"DB_HOST="+db.out("address"), "DB_NAME=bookstore", "DB_SECRET_ARN="+secret, "SHARED_DIR=/app/shared",
 		"restart: always", "driver: awslogs", "amazon-efs-utils", "docker login",
 		// Verified TLS to RDS: the region's CA bundle, fetched at boot, bound read-only.
@@ -1355,6 +1414,150 @@ func TestObservability(t *testing.T) {
 	sub.want(t, "topic", s.one(t, tTopic, "bookstore-alarms").out("arn"))
 }
 
+// ---- environments ----
+
+// withoutSwarm is every resource of a stack with a domain, no Swarm and no
+// monolith, type by type: nothing of the Swarm's is left.
+var withoutSwarm = map[string]int{
+	tVPC: 1, tSubnet: 4, tIGW: 1, tRT: 3, tRTA: 4, tEIP: 1, tNAT: 1, tSG: 4,
+	tDB: 1, tDBSubnets: 1, tDBParams: 1,
+	tFS: 1, tMT: 2, tAP: 1, tFSPolicy: 1, tFSBackup: 1,
+	tRepo: 1, tLifecycle: 1, tImage: 1,
+	tALB: 1, tTG: 1, tListener: 2, tRule: 1, tCert: 1, tCertValid: 1, tRecord: 6,
+	tRole: 1, tRolePolicy: 1, tProfile: 1, tLT: 1, tASG: 1, tPolicy: 1, tLogGroup: 1,
+	tTopic: 1, tAlarm: 6,
+	"bookstore:network:Network": 1, "bookstore:database:Database": 1, "bookstore:storage:Storage": 1,
+	"bookstore:image:Image": 1, "bookstore:edge:Edge": 1, "bookstore:fleet:Fleet": 1,
+	"bookstore:hostrole:Role": 1, "bookstore:observability:Observability": 1,
+}
+
+// swarmAdds is what the Swarm adds to that: the manager with its Elastic IP,
+// target group attachment, role and log group, the two SSM parameters, its
+// security group, the swarm target group and listener rule, swarm.<domain>
+// (A, AAAA and the certificate's validation record) and its unhealthy-host alarm.
+var swarmAdds = map[string]int{
+	tInstance: 1, tEIP: 1, tTGA: 1, tParam: 2, tSG: 1, tTG: 1, tRule: 1, tRecord: 3,
+	tRole: 1, tRolePolicy: 1, tProfile: 1, tLogGroup: 1, tAlarm: 1,
+	"bookstore:hostrole:Role": 1, "bookstore:swarm:Swarm": 1,
+}
+
+func mergeKeys(a, b map[string]int) map[string]int {
+	out := maps.Clone(a)
+	for k := range b {
+		out[k] += 0
+	}
+	return out
+}
+
+func typeCounts(s *stack) map[string]int {
+	c := map[string]int{}
+	for _, r := range s.recs {
+		c[r.Type]++
+	}
+	return c
+}
+
+// A cheap dev stack and a resilient production one come from one program:
+// swarm and dbMultiAz each change what they say and nothing else.
+func TestEnvironments(t *testing.T) {
+	for _, swarmOn := range []bool{true, false} {
+		for _, multiAZ := range []bool{true, false} {
+			name := fmt.Sprintf("swarm=%v,dbMultiAz=%v", swarmOn, multiAZ)
+			t.Run(name, func(t *testing.T) {
+				s := mustRun(t, map[string]string{"domain": "example.com",
+					"swarm": fmt.Sprint(swarmOn), "dbMultiAz": fmt.Sprint(multiAZ)})
+				want := maps.Clone(withoutSwarm)
+				if swarmOn {
+					for k, v := range swarmAdds {
+						want[k] += v
+					}
+				}
+				got := typeCounts(s)
+				for _, k := range slices.Sorted(maps.Keys(mergeKeys(got, want))) {
+					if got[k] != want[k] {
+						t.Errorf("%s: %d declared, want %d", k, got[k], want[k])
+					}
+				}
+				s.one(t, tDB, "bookstore").want(t, "multiAz", multiAZ)
+				if swarmOn {
+					return
+				}
+				for _, r := range s.recs {
+					if strings.Contains(r.Name, "swarm") {
+						t.Errorf("without a swarm: %s %s", r.Type, r.Name)
+					}
+				}
+				if s.outputs["swarmManagerIp"] != "" || s.outputs["swarmUrl"] != "" {
+					t.Errorf("swarmManagerIp %q swarmUrl %q, want empty", s.outputs["swarmManagerIp"], s.outputs["swarmUrl"])
+				}
+				// The HTTPS listener forwards to the app target group alone.
+				app := s.one(t, tTG, "bookstore-app").out("arn")
+				if w := weights(t, s.one(t, tListener, "bookstore-https")); !reflect.DeepEqual(w, map[string]float64{app: 100}) {
+					t.Errorf(":443 forward weights %v, want the app target group alone", w)
+				}
+				if got := strs(s.one(t, tCert, "bookstore").in("subjectAlternativeNames")); !reflect.DeepEqual(got, []string{"www.example.com"}) {
+					t.Errorf("certificate names %v, want no swarm.example.com", got)
+				}
+				// The data stores admit the app hosts alone.
+				appSG := s.one(t, tSG, "bookstore-app").ID
+				for _, g := range []string{"bookstore-db", "bookstore-efs"} {
+					if got := strs(s.one(t, tSG, g).in("ingress.0.securityGroups")); !reflect.DeepEqual(got, []string{appSG}) {
+						t.Errorf("%s admits %v, want only the app hosts' group", g, got)
+					}
+				}
+				for _, a := range s.all(tAlarm) {
+					if tg, ok := a.in("dimensions.TargetGroup").(string); ok && tg != s.one(t, tTG, "bookstore-app").out("arnSuffix") {
+						t.Errorf("alarm %s watches target group %s", a.Name, tg)
+					}
+				}
+			})
+		}
+	}
+}
+
+// The stacks shipped next to Pulumi.yaml: dev leaves out the Swarm and the
+// standby database, prod keeps both and protects the database.
+func TestShippedStacks(t *testing.T) {
+	for stackName, want := range map[string]struct{ swarm, multiAZ, protected bool }{
+		"dev":  {false, false, false},
+		"prod": {true, true, true},
+	} {
+		t.Run(stackName, func(t *testing.T) {
+			cfg := stackConfig(t, stackName)
+			s := mustRun(t, cfg)
+			if got := len(s.all("bookstore:swarm:Swarm")) == 1; got != want.swarm {
+				t.Errorf("swarm declared %v, want %v", got, want.swarm)
+			}
+			db := s.one(t, tDB, "bookstore")
+			db.want(t, "multiAz", want.multiAZ)
+			db.want(t, "deletionProtection", want.protected)
+		})
+	}
+}
+
+// stackConfig reads the bookstore: keys of ../Pulumi.<name>.yaml, without
+// the namespace; Pulumi hands every value over as a string.
+func stackConfig(t *testing.T, name string) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "Pulumi."+name+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Config map[string]any `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("Pulumi.%s.yaml: %v", name, err)
+	}
+	out := map[string]string{}
+	for k, v := range doc.Config {
+		if key, ok := strings.CutPrefix(k, "bookstore:"); ok {
+			out[key] = fmt.Sprint(v)
+		}
+	}
+	return out
+}
+
 // ---- whole-stack properties ----
 
 // notTaggable are the AWS types with no tags property.
@@ -1368,6 +1571,7 @@ func everyVariant(t *testing.T) []*stack {
 		mustRun(t, nil),
 		mustRun(t, map[string]string{"domain": "example.com", "createZone": "true", "monolith": "true",
 			"swarmWorkers": "2", "alertEmail": "ops@example.com", "azCount": "3", "natGateways": "perAz"}),
+		mustRun(t, map[string]string{"domain": "example.com", "swarm": "false", "dbMultiAz": "false"}),
 	}
 }
 
@@ -1468,6 +1672,8 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		"swarmWeight":  {"swarmWeight": "0", "appWeight": "0"},
 		"natGateways":  {"natGateways": "two"},
 		"swarmWorkers": {"swarmWorkers": "-1"},
+		"swarm":        {"swarm": "no"},
+		"dbMultiAz":    {"dbMultiAz": "2"},
 	} {
 		s, err := runStack(t, cfg)
 		if err == nil || !strings.Contains(err.Error(), "bookstore:"+key) {
@@ -1514,23 +1720,37 @@ func TestRenderedUserDataPassesCloudInitSchema(t *testing.T) {
 // `pulumi preview` (as pull-request review runs it) knows no computed value: the
 // program must declare the same resources without them.
 func TestPreviewDeclaresTheSameResources(t *testing.T) {
-	cfg := map[string]string{"domain": "example.com", "monolith": "true", "swarmWorkers": "1"}
-	full := mustRun(t, cfg)
-	pre, err := runStack(t, cfg, func(m *mocks) { m.preview = true })
-	if err != nil {
-		t.Fatalf("preview: %v", err)
-	}
-	count := func(s *stack) map[string]int {
-		c := map[string]int{}
-		for _, r := range s.recs {
-			c[r.Type]++
+	for _, cfg := range []map[string]string{
+		{"domain": "example.com", "monolith": "true", "swarmWorkers": "1"},
+		{"domain": "example.com", "swarm": "false", "dbMultiAz": "false"}, // a dev stack
+	} {
+		full := mustRun(t, cfg)
+		pre, err := runStack(t, cfg, func(m *mocks) { m.preview = true })
+		if err != nil {
+			t.Fatalf("%v: preview: %v", cfg, err)
 		}
-		return c
+		if got, want := typeCounts(pre), typeCounts(full); !reflect.DeepEqual(got, want) {
+			t.Errorf("%v: preview declares %v\nan update declares %v", cfg, got, want)
+		}
+		if img := pre.one(t, tImage, "bookstore"); img.in("buildOnPreview") != false {
+			t.Error("preview would need a Docker daemon: buildOnPreview is not false")
+		}
 	}
-	if got, want := count(pre), count(full); !reflect.DeepEqual(got, want) {
-		t.Errorf("preview declares %v\nan update declares %v", got, want)
-	}
-	if img := pre.one(t, tImage, "bookstore"); img.in("buildOnPreview") != false {
-		t.Error("preview would need a Docker daemon: buildOnPreview is not false")
+}
+
+// Every host's user data is userdata.Gzip of its document, base64: the
+// encoding whose bytes depend on the document alone (infra/userdata's
+// TestGzipReference), so a new Go release replaces no host.
+func TestUserDataIsTheFixedEncoding(t *testing.T) {
+	s := mustRun(t, map[string]string{"domain": "example.com", "monolith": "true", "swarmWorkers": "1"})
+	for _, r := range []*rec{s.one(t, tLT, "bookstore-fleet"), s.one(t, tLT, "bookstore-swarm-worker"),
+		s.one(t, tInstance, "bookstore-swarm-manager"), s.one(t, tInstance, "bookstore-monolith")} {
+		key := "userData"
+		if r.Type == tInstance {
+			key = "userDataBase64"
+		}
+		if got, want := r.in(key), base64.StdEncoding.EncodeToString(userdata.Gzip(userData(t, r))); got != want {
+			t.Errorf("%s %s: %s is not userdata.Gzip of its document", r.Type, r.Name, key)
+		}
 	}
 }

@@ -1,6 +1,6 @@
 // Command bookstore serves the bookstore over plain HTTP on $PORT.
 //
-//	bookstore              serve (configuration from the environment; see README)
+//	bookstore              serve (configuration from the environment; see docs/service.md)
 //	bookstore healthcheck  GET http://127.0.0.1:$PORT/healthz; exit 0 if it answers 200,
 //	                       1 otherwise (container HEALTHCHECK: the image has no shell or curl)
 package main

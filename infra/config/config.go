@@ -34,31 +34,33 @@ type Key struct {
 	Description string
 }
 
-// Keys is every key the program reads, in the order the README lists them.
+// Keys is every key the program reads, in the order docs/configuration.md lists them.
 // Pulumi.yaml must declare exactly these with the same types and defaults
 // (config_test.go checks it).
 var Keys = []Key{
-	{"domain", "string", "", "Apex domain, e.g. example.com. Empty: HTTP only on the ALB's DNS name, no ACM certificate or Route 53 records."},
-	{"hostedZoneId", "string", "", "Route 53 public hosted zone to write records to. Empty: look the zone up by domain (or create it with createZone)."},
-	{"createZone", "boolean", "false", "Create the hosted zone for domain and export its name servers for delegation."},
+	{"domain", "string", "", "The shop's name: a registered domain or a subdomain of one, `example.com` or `shop.example.com`. The stack also answers at `www.`, `swarm.` and (with `monolith`) `legacy.` in front of it. Empty: HTTP only on the ALB's DNS name, with no ACM certificate or Route 53 records."},
+	{"hostedZoneId", "string", "", "The Route 53 public hosted zone to write records to: the domain's own zone or a parent of it. Empty: the zone is looked up by `domain` (or created with `createZone`)."},
+	{"createZone", "boolean", "false", "Create the hosted zone for `domain` and export its name servers for delegation."},
 	{"azCount", "integer", "2", "Availability Zones to spread over: 2 or 3."},
-	{"natGateways", "string", NATSingle, "NAT gateways for the private subnets: single (one, cheaper) or perAz (one per AZ, survives an AZ outage)."},
-	{"instanceType", "string", "t3.micro", "EC2 instance type of the ASG, Swarm and monolith hosts (x86_64: the image is linux/amd64)."},
-	{"amiId", "string", "", "Pin an AMI id. Empty: latest Amazon Linux 2023 (x86_64) from SSM's public parameter."},
+	{"natGateways", "string", NATSingle, "NAT gateways for the private subnets: `single` (one, cheaper) or `perAz` (one per AZ, survives an AZ outage)."},
+	{"instanceType", "string", "t3.micro", "EC2 instance type of the ASG, Swarm and monolith hosts. Must be x86_64, because the image is `linux/amd64`."},
+	{"amiId", "string", "", "Pin an AMI id. Empty: the latest Amazon Linux 2023 (x86_64), from SSM's public parameter."},
 	{"minSize", "integer", "1", "Minimum instances in the ASG."},
 	{"maxSize", "integer", "3", "Maximum instances in the ASG."},
-	{"cpuTarget", "integer", "60", "ASG average CPU utilization (percent) that target tracking keeps."},
+	{"cpuTarget", "integer", "60", "The ASG's average CPU utilization, in percent, that target tracking keeps."},
 	{"dbInstanceClass", "string", "db.t3.micro", "RDS instance class."},
-	{"dbAllocatedStorage", "integer", "20", "RDS storage in GiB (gp3, 20 to 65536)."},
-	{"deletionProtection", "boolean", "false", "RDS deletion protection; set true for production."},
-	{"skipFinalSnapshot", "boolean", "false", "Destroy the database without a final snapshot (loses its data)."},
+	{"dbAllocatedStorage", "integer", "20", "RDS storage in GiB: gp3, 20 to 65536."},
+	{"dbMultiAz", "boolean", "true", "RDS Multi-AZ: a standby in a second AZ takes over in a minute or two. `false` is one instance, about half the database's price: for dev stacks."},
+	{"deletionProtection", "boolean", "false", "RDS deletion protection; set it to true for production."},
+	{"skipFinalSnapshot", "boolean", "false", "Destroy the database without a final snapshot. Its data is lost."},
+	{"swarm", "boolean", "true", "Deploy the Docker Swarm scenario: manager, workers, the swarm target group and listener rule, `swarm.<domain>` and its alarm. `false` declares no Swarm resource at all; `swarmManagerIp` and `swarmUrl` are then `\"\"`."},
 	{"swarmReplicas", "integer", "5", "Replicas of the bookstore service in the Docker Swarm."},
 	{"swarmWorkers", "integer", "0", "Swarm worker instances (an ASG) besides the manager."},
-	{"swarmWeight", "integer", "0", "ALB forward weight of the swarm target group (0 to 999)."},
-	{"appWeight", "integer", "100", "ALB forward weight of the ASG's target group (0 to 999)."},
-	{"monolith", "boolean", "false", "Also deploy the single-instance NGINX + Let's Encrypt scenario at legacy.<domain>."},
-	{"alertEmail", "string", "", "E-mail subscribed to the alarm topic (and the Let's Encrypt contact). Empty: no subscription."},
-	{"adminEmails", "string", "", "Comma-separated e-mails that are bookstore admins (ADMIN_EMAILS)."},
+	{"swarmWeight", "integer", "0", "ALB forward weight of the swarm target group, 0 to 999."},
+	{"appWeight", "integer", "100", "ALB forward weight of the ASG's target group, 0 to 999."},
+	{"monolith", "boolean", "false", "Also deploy the single-instance NGINX + Let's Encrypt scenario at `legacy.<domain>`."},
+	{"alertEmail", "string", "", "E-mail subscribed to the alarm topic, and the Let's Encrypt contact. Empty: no subscription."},
+	{"adminEmails", "string", "", "Comma-separated e-mails of the bookstore's admins (`ADMIN_EMAILS`)."},
 }
 
 // Config is the validated configuration of one stack.
@@ -81,9 +83,11 @@ type Config struct {
 
 	DBInstanceClass    string
 	DBAllocatedStorage int // GiB
+	DBMultiAZ          bool
 	DeletionProtection bool
 	SkipFinalSnapshot  bool
 
+	Swarm         bool // false: no Swarm resources; SwarmWorkers and SwarmWeight must be 0
 	SwarmReplicas int
 	SwarmWorkers  int
 	SwarmWeight   int
@@ -139,8 +143,10 @@ func Parse(project, stack string, get func(key string) (string, bool)) (Config, 
 	c.CPUTarget = p.intRange("cpuTarget", 1, 100)
 	c.DBInstanceClass = p.match("dbInstanceClass", dbClassRE, "is not an RDS instance class (db.<family>.<size>)")
 	c.DBAllocatedStorage = p.intRange("dbAllocatedStorage", 20, 65536) // RDS MySQL gp3 limits, GiB
+	c.DBMultiAZ = p.boolean("dbMultiAz")
 	c.DeletionProtection = p.boolean("deletionProtection")
 	c.SkipFinalSnapshot = p.boolean("skipFinalSnapshot")
+	c.Swarm = p.boolean("swarm")
 	c.SwarmReplicas = p.intRange("swarmReplicas", 1, 100)
 	c.SwarmWorkers = p.intRange("swarmWorkers", 0, maxASGSize)
 	c.SwarmWeight = p.intRange("swarmWeight", 0, 999) // ALB weighted forward: 0-999
@@ -155,6 +161,16 @@ func Parse(project, stack string, get func(key string) (string, bool)) (Config, 
 	}
 	if p.ok("swarmWeight", "appWeight") && c.SwarmWeight == 0 && c.AppWeight == 0 {
 		p.fail("swarmWeight", "", fmt.Sprintf("and %s:appWeight are both 0: the ALB would forward to nothing", Namespace))
+	}
+	if p.ok("swarm") && !c.Swarm {
+		// Without a Swarm these would configure nothing: say so rather than
+		// deploy something other than what was asked for.
+		if p.ok("swarmWorkers") && c.SwarmWorkers > 0 {
+			p.fail("swarmWorkers", strconv.Itoa(c.SwarmWorkers), fmt.Sprintf("is set but %s:swarm is false", Namespace))
+		}
+		if p.ok("swarmWeight") && c.SwarmWeight > 0 {
+			p.fail("swarmWeight", strconv.Itoa(c.SwarmWeight), fmt.Sprintf("is set but %s:swarm is false: there is no swarm target group", Namespace))
+		}
 	}
 	if p.ok("domain") && c.Domain == "" {
 		if c.HostedZoneID != "" {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/bookstore-aws/bookstore/internal/doctable"
 )
 
 func parse(t *testing.T, set map[string]string) (Config, error) {
@@ -27,8 +29,8 @@ func TestDefaults(t *testing.T) {
 		Project: "bookstore", Stack: "dev",
 		AZCount: 2, NATGateways: NATSingle, InstanceType: "t3.micro",
 		MinSize: 1, MaxSize: 3, CPUTarget: 60,
-		DBInstanceClass: "db.t3.micro", DBAllocatedStorage: 20,
-		SwarmReplicas: 5, SwarmWorkers: 0, SwarmWeight: 0, AppWeight: 100,
+		DBInstanceClass: "db.t3.micro", DBAllocatedStorage: 20, DBMultiAZ: true,
+		Swarm: true, SwarmReplicas: 5, SwarmWorkers: 0, SwarmWeight: 0, AppWeight: 100,
 		AdminEmails: []string{},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -44,7 +46,7 @@ func TestFullConfig(t *testing.T) {
 		"domain": "Shop.Example.COM.", "createZone": "true", "azCount": "3", "natGateways": "perAz",
 		"instanceType": "m7i-flex.large", "amiId": "ami-0123456789abcdef0", "minSize": "2", "maxSize": "6",
 		"cpuTarget": "45", "dbInstanceClass": "db.t4g.small", "dbAllocatedStorage": "100",
-		"deletionProtection": "true", "skipFinalSnapshot": "true", "swarmReplicas": "3", "swarmWorkers": "2",
+		"deletionProtection": "true", "skipFinalSnapshot": "true", "dbMultiAz": "false", "swarmReplicas": "3", "swarmWorkers": "2",
 		"swarmWeight": "10", "appWeight": "90", "monolith": "true", "alertEmail": "ops@example.com",
 		"adminEmails": "a@example.com, b@example.org",
 	})
@@ -55,7 +57,7 @@ func TestFullConfig(t *testing.T) {
 		t.Errorf("domain not normalized: %q", c.Domain)
 	}
 	if !c.CreateZone || c.AZCount != 3 || c.NATGateways != NATPerAZ || c.MinSize != 2 || c.MaxSize != 6 ||
-		c.CPUTarget != 45 || c.DBAllocatedStorage != 100 || !c.DeletionProtection || !c.SkipFinalSnapshot ||
+		c.CPUTarget != 45 || c.DBAllocatedStorage != 100 || c.DBMultiAZ || !c.Swarm || !c.DeletionProtection || !c.SkipFinalSnapshot ||
 		c.SwarmReplicas != 3 || c.SwarmWorkers != 2 || c.SwarmWeight != 10 || c.AppWeight != 90 || !c.Monolith ||
 		c.AMIID != "ami-0123456789abcdef0" || c.InstanceType != "m7i-flex.large" || c.DBInstanceClass != "db.t4g.small" {
 		t.Errorf("parsed %+v", c)
@@ -107,6 +109,11 @@ func TestBadConfig(t *testing.T) {
 		{"createZone without domain", map[string]string{"createZone": "true"}, "createZone", "domain is empty"},
 		{"createZone with hostedZoneId", map[string]string{"domain": "example.com", "createZone": "true", "hostedZoneId": "Z0123456789ABC"}, "createZone", "both set"},
 		{"monolith without domain", map[string]string{"monolith": "true"}, "monolith", "needs bookstore:domain"},
+		{"bad swarm", map[string]string{"swarm": "off"}, "swarm", "not a boolean"},
+		{"bad dbMultiAz", map[string]string{"dbMultiAz": "single"}, "dbMultiAz", "not a boolean"},
+		{"swarmWorkers without swarm", map[string]string{"swarm": "false", "swarmWorkers": "2"}, "swarmWorkers", "bookstore:swarm is false"},
+		{"swarmWeight without swarm", map[string]string{"swarm": "false", "swarmWeight": "10"}, "swarmWeight", "no swarm target group"},
+		{"no swarm, appWeight 0", map[string]string{"swarm": "false", "appWeight": "0"}, "swarmWeight", "both 0"},
 		{"bad alertEmail", map[string]string{"alertEmail": "Ops <ops@example.com>"}, "alertEmail", "bare e-mail"},
 		{"bad adminEmails", map[string]string{"adminEmails": "a@example.com,not-an-email"}, "adminEmails", `"not-an-email"`},
 	}
@@ -131,6 +138,17 @@ func TestBadConfig(t *testing.T) {
 	}
 }
 
+// A dev stack: no Swarm, a single-AZ database.
+func TestDevStackConfig(t *testing.T) {
+	c, err := parse(t, map[string]string{"swarm": "false", "dbMultiAz": "false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Swarm || c.DBMultiAZ {
+		t.Errorf("parsed %+v", c)
+	}
+}
+
 // All bad keys are reported at once, not only the first.
 func TestBadConfigReportsEveryKey(t *testing.T) {
 	_, err := parse(t, map[string]string{"azCount": "9", "natGateways": "none", "minSize": "-1"})
@@ -144,7 +162,7 @@ func TestBadConfigReportsEveryKey(t *testing.T) {
 	}
 }
 
-// Pulumi.yaml declares exactly Keys, each with type, description and the code's default.
+// Pulumi.yaml declares exactly Keys, each with the code's type, description and default.
 func TestPulumiYAMLMatchesCode(t *testing.T) {
 	raw, err := os.ReadFile("../../Pulumi.yaml")
 	if err != nil {
@@ -177,8 +195,12 @@ func TestPulumiYAMLMatchesCode(t *testing.T) {
 		if y.Type != k.Type {
 			t.Errorf("%s: Pulumi.yaml type %q, code %q", k.Name, y.Type, k.Type)
 		}
-		if y.Description == "" {
-			t.Errorf("%s: no description in Pulumi.yaml", k.Name)
+		// One description: docs/configuration.md's table is rendered from Keys.
+		if k.Description == "" {
+			t.Errorf("%s: no description in Keys", k.Name)
+		}
+		if y.Description != k.Description {
+			t.Errorf("%s: Pulumi.yaml description differs from Keys':\n yaml: %s\n code: %s", k.Name, y.Description, k.Description)
 		}
 		if y.Default.Kind != yaml.ScalarNode {
 			t.Errorf("%s: Pulumi.yaml declares no default", k.Name)
@@ -216,5 +238,12 @@ func TestEveryKeyIsRead(t *testing.T) {
 		if !read[k.Name] {
 			t.Errorf("key %s is declared but never read", k.Name)
 		}
+	}
+}
+
+// docs/configuration.md's configuration table is DocTable: every key of Keys.
+func TestConfigTableIsCurrent(t *testing.T) {
+	if err := doctable.Check(DocPage, DocTableName, DocTable()); err != nil {
+		t.Error(err)
 	}
 }

@@ -1,5 +1,5 @@
-// Package database declares the bookstore's RDS MySQL 8.0 instance: Multi-AZ,
-// encrypted gp3 storage, its password managed by RDS in Secrets Manager (never in
+// Package database declares the bookstore's RDS MySQL 8.4 (LTS) instance:
+// Multi-AZ unless a stack turns it off (dbMultiAz), encrypted gp3 storage, its password managed by RDS in Secrets Manager (never in
 // config or state), a parameter group (utf8mb4, TLS required, slow query log) and
 // a subnet group over the private subnets.
 package database
@@ -16,7 +16,22 @@ import (
 	"github.com/bookstore-aws/bookstore/infra/tags"
 )
 
-// Names the service receives (the README's contract: DB_NAME, DB_PORT).
+// The engine. RDS for MySQL 8.0 left standard support on 2026-07-31, so a new
+// 8.0 instance runs on paid RDS Extended Support from its first hour; 8.4 is
+// the LTS line, in standard support (AWS, "Supported MySQL major versions on
+// Amazon RDS"). Its default authentication is caching_sha2_password only; the
+// service's driver speaks it, over TLS here (require_secure_transport).
+const (
+	EngineVersion = "8.4"      // major version only: RDS applies minor versions (autoMinorVersionUpgrade)
+	Family        = "mysql8.4" // parameter group family of EngineVersion
+	// LifecycleSupport is set rather than left to RDS's default, which enrols
+	// the instance in Extended Support (billed per vCPU-hour) once its major
+	// version leaves standard support. Disabled, RDS upgrades the major version
+	// at that date instead: an upgrade to plan, never a silent bill.
+	LifecycleSupport = "open-source-rds-extended-support-disabled"
+)
+
+// Names the service receives (docs/architecture.md, the contract: DB_NAME, DB_PORT).
 const (
 	Name     = "bookstore"
 	Port     = 3306
@@ -31,6 +46,10 @@ type Args struct {
 	AllocatedStorage   int                     // GiB
 	DeletionProtection bool
 	SkipFinalSnapshot  bool
+	// MultiAZ keeps a synchronous standby in a second AZ (failover in one or
+	// two minutes, twice the instance price); false is one instance (config
+	// dbMultiAz, for dev stacks).
+	MultiAZ bool
 	// SnapshotPrefix starts the final snapshot's identifier, e.g. "bookstore-dev";
 	// a creation timestamp follows so destroying a re-created stack never collides
 	// with an earlier snapshot.
@@ -71,7 +90,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	params, err := rds.NewParameterGroup(ctx, name, &rds.ParameterGroupArgs{
-		Family:      pulumi.String("mysql8.0"),
+		Family:      pulumi.String(Family),
 		Description: pulumi.String("Bookstore: utf8mb4, TLS required, slow query log"),
 		Parameters: rds.ParameterGroupParameterArray{
 			// Full Unicode (4-byte UTF-8) for titles and names, whatever a client asks.
@@ -100,14 +119,19 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		now = args.Now
 	}
 	db, err := rds.NewInstance(ctx, name, &rds.InstanceArgs{
-		Engine:                   pulumi.String("mysql"),
-		EngineVersion:            pulumi.String("8.0"),
-		AutoMinorVersionUpgrade:  pulumi.Bool(true),
+		Engine:                  pulumi.String("mysql"),
+		EngineVersion:           pulumi.String(EngineVersion),
+		EngineLifecycleSupport:  pulumi.String(LifecycleSupport),
+		AutoMinorVersionUpgrade: pulumi.Bool(true),
+		// A stack created on 8.0 upgrades in place on its next `pulumi up`
+		// (with the new parameter group); RDS refuses a major version change
+		// without this. The version itself is fixed above, never chosen by RDS.
+		AllowMajorVersionUpgrade: pulumi.Bool(true),
 		InstanceClass:            pulumi.String(args.InstanceClass),
 		AllocatedStorage:         pulumi.Int(args.AllocatedStorage),
 		StorageType:              pulumi.String("gp3"),
 		StorageEncrypted:         pulumi.Bool(true),
-		MultiAz:                  pulumi.Bool(true),
+		MultiAz:                  pulumi.Bool(args.MultiAZ),
 		DbName:                   pulumi.String(Name),
 		Port:                     pulumi.Int(Port),
 		Username:                 pulumi.String(Username),
@@ -124,14 +148,18 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		// never leaves a stack that cannot be destroyed.
 		FinalSnapshotIdentifier: pulumi.String(FinalSnapshotID(args.SnapshotPrefix, now())),
 		// Apply during `pulumi up`, so what the stack says is what runs; Multi-AZ turns
-		// most modifications into a failover rather than an outage.
+		// most modifications into a failover rather than an outage (a single-AZ
+		// instance restarts for them).
 		ApplyImmediately:             pulumi.Bool(true),
 		EnabledCloudwatchLogsExports: pulumi.StringArray{pulumi.String("error"), pulumi.String("slowquery")},
 		Tags:                         tags.Of(args.Tags),
 	}, parent,
 		// The timestamp is fixed when the instance is created; later runs must not
-		// show it as a change.
-		pulumi.IgnoreChanges([]string{"finalSnapshotIdentifier"}))
+		// show it as a change. The lifecycle too: RDS takes it only when an instance
+		// is created or restored and silently keeps an existing instance's, so on a
+		// stack created before it was set every run would show the same change
+		// (terraform-provider-aws#40870).
+		pulumi.IgnoreChanges([]string{"finalSnapshotIdentifier", "engineLifecycleSupport"}))
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,6 @@
 // Package edge declares everything between the internet and the hosts: the
 // Application Load Balancer, its target groups (app for the ASG, swarm for the Docker
-// Swarm) and listeners, and, when a domain is set, the ACM certificate with its DNS
+// Swarm when the stack has one) and listeners, and, when a domain is set, the ACM certificate with its DNS
 // validation and the Route 53 hosted zone and alias records. The ALB is declared
 // here and nowhere else.
 package edge
@@ -18,7 +18,7 @@ import (
 	"github.com/bookstore-aws/bookstore/infra/tags"
 )
 
-// Fixed by the contract (README, "The contract between the parts"): the service
+// Fixed by the contract (docs/architecture.md, "The contract between the parts"): the service
 // port, its liveness path, and a deregistration delay longer than the service's
 // DRAIN_TIMEOUT (25 s). Targets are checked for liveness, not readiness (/readyz):
 // the ASG acts on ELB health, and a database outage must not replace every host.
@@ -53,6 +53,13 @@ type Args struct {
 	SecurityGroupID pulumi.StringInput      // the ALB's
 	AppWeight       int                     // forward weight of the app target group, 0-999
 	SwarmWeight     int                     // forward weight of the swarm target group, 0-999
+	// Swarm declares the swarm target group, its listener rule and the name
+	// swarm.<domain>. Without it the listeners forward to the app target
+	// group alone, and SwarmTarget and SwarmURL are empty.
+	Swarm bool
+	// DependsOn holds back the ALB until these exist: the network's
+	// PublicRouting (an internet-facing ALB needs the VPC's internet gateway).
+	DependsOn []pulumi.Resource
 
 	NamePrefix string
 	Tags       map[string]string
@@ -74,11 +81,11 @@ type Edge struct {
 	AlbDNSName     pulumi.StringOutput
 	AlbZoneID      pulumi.StringOutput // the ALB's canonical hosted zone, for aliases
 	AppTargetGroup TargetGroup
-	SwarmTarget    TargetGroup
+	SwarmTarget    TargetGroup // zero without Args.Swarm
 
 	URL               pulumi.StringOutput // https://<domain>, or http://<ALB DNS name>
 	WWWURL            pulumi.StringOutput // https://www.<domain>
-	SwarmURL          pulumi.StringOutput // https://swarm.<domain>: the swarm target group alone
+	SwarmURL          pulumi.StringOutput // https://swarm.<domain>: the swarm target group alone; "" without a domain or a swarm
 	CertificateArn    pulumi.StringOutput // the validated certificate
 	ValidationRecords pulumi.StringMapArrayOutput
 	HostedZoneID      pulumi.StringOutput
@@ -91,10 +98,18 @@ type TargetGroup struct {
 	ArnSuffix pulumi.StringOutput // CloudWatch TargetGroup dimension
 }
 
-// Names returns the names the certificate covers and Route 53 points at the ALB.
-func Names(domain string) []string {
-	return []string{domain, "www." + domain, "swarm." + domain}
+// Names returns the names the certificate covers and Route 53 points at the
+// ALB: the domain, www.<domain>, and swarm.<domain> when swarm is true.
+func Names(domain string, swarm bool) []string {
+	names := []string{domain, "www." + domain}
+	if swarm {
+		names = append(names, SwarmName(domain))
+	}
+	return names
 }
+
+// SwarmName is the name that reaches the swarm target group alone.
+func SwarmName(domain string) string { return "swarm." + domain }
 
 // New declares the edge.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Edge, error) {
@@ -114,7 +129,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		EnableHttp2:             pulumi.Bool(true),
 		IdleTimeout:             pulumi.Int(60),
 		Tags:                    tags.Named(args.Tags, args.NamePrefix),
-	}, parent)
+	}, parent, pulumi.DependsOn(args.DependsOn))
 	if err != nil {
 		return nil, err
 	}
@@ -149,17 +164,21 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if e.AppTargetGroup, appArn, err = tg("app"); err != nil {
 		return nil, err
 	}
-	if e.SwarmTarget, swarmArn, err = tg("swarm"); err != nil {
-		return nil, err
+	groups := lb.ListenerDefaultActionForwardTargetGroupArray{
+		lb.ListenerDefaultActionForwardTargetGroupArgs{Arn: appArn, Weight: pulumi.Int(args.AppWeight)},
+	}
+	if args.Swarm {
+		if e.SwarmTarget, swarmArn, err = tg("swarm"); err != nil {
+			return nil, err
+		}
+		groups = append(groups, lb.ListenerDefaultActionForwardTargetGroupArgs{Arn: swarmArn, Weight: pulumi.Int(args.SwarmWeight)})
+	} else {
+		empty := pulumi.String("").ToStringOutput()
+		e.SwarmTarget = TargetGroup{Arn: empty, ArnSuffix: empty}
 	}
 	weighted := lb.ListenerDefaultActionArray{lb.ListenerDefaultActionArgs{
-		Type: pulumi.String("forward"),
-		Forward: lb.ListenerDefaultActionForwardArgs{
-			TargetGroups: lb.ListenerDefaultActionForwardTargetGroupArray{
-				lb.ListenerDefaultActionForwardTargetGroupArgs{Arn: appArn, Weight: pulumi.Int(args.AppWeight)},
-				lb.ListenerDefaultActionForwardTargetGroupArgs{Arn: swarmArn, Weight: pulumi.Int(args.SwarmWeight)},
-			},
-		},
+		Type:    pulumi.String("forward"),
+		Forward: lb.ListenerDefaultActionForwardArgs{TargetGroups: groups},
 	}}
 	// A port has one listener: a replacement must go first.
 	listenerOpts := []pulumi.ResourceOption{parent, pulumi.DeleteBeforeReplace(true)}
@@ -190,7 +209,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	names := Names(args.Domain)
+	names := Names(args.Domain, args.Swarm)
 
 	cert, err := acm.NewCertificate(ctx, name, &acm.CertificateArgs{
 		DomainName:              pulumi.String(names[0]),
@@ -268,18 +287,22 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err := hidePrivatePaths(ctx, name, https.Arn, args.Tags, parent); err != nil {
 		return nil, err
 	}
-	if _, err := lb.NewListenerRule(ctx, name+"-swarm", &lb.ListenerRuleArgs{
-		ListenerArn: https.Arn,
-		Priority:    pulumi.Int(SwarmRulePriority),
-		Conditions: lb.ListenerRuleConditionArray{lb.ListenerRuleConditionArgs{
-			HostHeader: lb.ListenerRuleConditionHostHeaderArgs{Values: pulumi.StringArray{pulumi.String(names[2])}},
-		}},
-		Actions: lb.ListenerRuleActionArray{lb.ListenerRuleActionArgs{
-			Type: pulumi.String("forward"), TargetGroupArn: swarmArn,
-		}},
-		Tags: tags.Of(args.Tags),
-	}, parent, pulumi.DeleteBeforeReplace(true)); err != nil { // priorities are unique per listener
-		return nil, err
+	e.SwarmURL = pulumi.String("").ToStringOutput()
+	if args.Swarm {
+		if _, err := lb.NewListenerRule(ctx, name+"-swarm", &lb.ListenerRuleArgs{
+			ListenerArn: https.Arn,
+			Priority:    pulumi.Int(SwarmRulePriority),
+			Conditions: lb.ListenerRuleConditionArray{lb.ListenerRuleConditionArgs{
+				HostHeader: lb.ListenerRuleConditionHostHeaderArgs{Values: pulumi.StringArray{pulumi.String(SwarmName(args.Domain))}},
+			}},
+			Actions: lb.ListenerRuleActionArray{lb.ListenerRuleActionArgs{
+				Type: pulumi.String("forward"), TargetGroupArn: swarmArn,
+			}},
+			Tags: tags.Of(args.Tags),
+		}, parent, pulumi.DeleteBeforeReplace(true)); err != nil { // priorities are unique per listener
+			return nil, err
+		}
+		e.SwarmURL = pulumi.String("https://" + SwarmName(args.Domain)).ToStringOutput()
 	}
 
 	for _, n := range names {
@@ -298,7 +321,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	e.URL = pulumi.String("https://" + names[0]).ToStringOutput()
 	e.WWWURL = pulumi.String("https://" + names[1]).ToStringOutput()
-	e.SwarmURL = pulumi.String("https://" + names[2]).ToStringOutput()
 	return e, e.register(ctx)
 }
 

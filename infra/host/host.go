@@ -23,7 +23,7 @@ const (
 )
 
 // Service is what every bookstore container needs, as outputs of the components
-// below the hosts (the README's contract, "the service's side").
+// below the hosts (docs/architecture.md, the contract, "the service's side").
 type Service struct {
 	ImageRef       pulumi.StringOutput // repo@sha256:...
 	RepositoryURL  pulumi.StringOutput // the ECR repository ImageRef is in, "<registry>/<name>"

@@ -5,6 +5,8 @@
 package monolith
 
 import (
+	"slices"
+
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
@@ -34,6 +36,7 @@ type Args struct {
 
 	DNSSuffix        string // for the instance role's trust
 	LogRetentionDays int
+	DependsOn        []pulumi.Resource // the public subnet's routing: the first boot installs packages
 	NamePrefix       string
 	Tags             map[string]string
 }
@@ -112,7 +115,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		RootBlockDevice:          host.InstanceRoot(hostTags),
 		UserDataBase64:           host.Encode(data),
 		Tags:                     hostTags,
-	}, parent, pulumi.DependsOn([]pulumi.Resource{role.Policy}),
+	}, parent, pulumi.DependsOn(slices.Concat(args.DependsOn, []pulumi.Resource{role.Policy})),
 		// Its MySQL lives on this instance's disk: a new AMI or image must not replace
 		// it behind the user's back. `pulumi up --replace <urn>` rebuilds it, empty.
 		pulumi.IgnoreChanges([]string{"ami", "userDataBase64"}))

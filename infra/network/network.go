@@ -23,6 +23,7 @@ const VPCCIDR = "10.0.0.0/16"
 type Args struct {
 	AZCount    int               // Availability Zones used: 2 or 3 (config azCount)
 	NATPerAZ   bool              // one NAT gateway per AZ instead of one in the first
+	Swarm      bool              // declare the Swarm nodes' security group (config swarm)
 	Tags       map[string]string // stack-wide tags
 	NamePrefix string            // prefix of Name tags, e.g. "bookstore-dev"
 }
@@ -38,12 +39,25 @@ type Network struct {
 	PublicSubnets    []pulumi.StringOutput    // the same ids one by one, for per-AZ resources
 	PrivateSubnets   []pulumi.StringOutput
 
+	// PublicRouting is what makes the public subnets reach the internet: the
+	// internet gateway (attached to the VPC), the public route table and its
+	// subnet associations. Anything that needs the internet from a public
+	// subnet depends on it: an internet-facing ALB fails with InvalidSubnet
+	// ("VPC ... has no internet gateway") when created before the gateway is
+	// attached (CloudFormation's DependsOn attribute documentation lists ELB
+	// among such resources), and a host booting there needs it for packages.
+	PublicRouting []pulumi.Resource
+	// PrivateRouting is the same for the private subnets: the NAT gateways,
+	// the private route tables and their associations. Hosts there pull
+	// images and call AWS APIs at first boot.
+	PrivateRouting []pulumi.Resource
+
 	// Security groups. None admits SSH: hosts are reached with SSM Session Manager.
 	AlbSG   pulumi.IDOutput // 80, 443 from anywhere
 	AppSG   pulumi.IDOutput // 5000 from AlbSG
-	SwarmSG pulumi.IDOutput // 5000 from AlbSG; Swarm control/overlay ports from itself
-	DBSG    pulumi.IDOutput // 3306 from AppSG and SwarmSG
-	EFSSG   pulumi.IDOutput // 2049 from AppSG and SwarmSG
+	SwarmSG pulumi.IDOutput // 5000 from AlbSG; Swarm control/overlay ports from itself; zero without Args.Swarm
+	DBSG    pulumi.IDOutput // 3306 from AppSG (and SwarmSG)
+	EFSSG   pulumi.IDOutput // 2049 from AppSG (and SwarmSG)
 }
 
 // New declares the network. It fails when the region has fewer than AZCount
@@ -94,6 +108,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
+	n.PublicRouting = append(n.PublicRouting, igw)
 	publicRT, err := ec2.NewRouteTable(ctx, name+"-public", &ec2.RouteTableArgs{
 		VpcId: vpc.ID(),
 		Routes: ec2.RouteTableRouteArray{
@@ -105,6 +120,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
+	n.PublicRouting = append(n.PublicRouting, publicRT)
 
 	var public, private pulumi.StringArray
 	var nats []*ec2.NatGateway
@@ -126,12 +142,14 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		if err != nil {
 			return nil, err
 		}
-		if _, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-public-%s", name, suffix), &ec2.RouteTableAssociationArgs{
+		assoc, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-public-%s", name, suffix), &ec2.RouteTableAssociationArgs{
 			SubnetId:     sub.ID(),
 			RouteTableId: publicRT.ID(),
-		}, parent, pulumi.DeleteBeforeReplace(true)); err != nil { // a subnet has one association
+		}, parent, pulumi.DeleteBeforeReplace(true)) // a subnet has one association
+		if err != nil {
 			return nil, err
 		}
+		n.PublicRouting = append(n.PublicRouting, assoc)
 		public = append(public, sub.ID())
 		n.PublicSubnets = append(n.PublicSubnets, sub.ID().ToStringOutput())
 
@@ -152,6 +170,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				return nil, err
 			}
 			nats = append(nats, nat)
+			n.PrivateRouting = append(n.PrivateRouting, nat)
 		}
 	}
 	for i, az := range n.AZs {
@@ -181,12 +200,14 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		if err != nil {
 			return nil, err
 		}
-		if _, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-private-%s", name, suffix), &ec2.RouteTableAssociationArgs{
+		assoc, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-private-%s", name, suffix), &ec2.RouteTableAssociationArgs{
 			SubnetId:     sub.ID(),
 			RouteTableId: rt.ID(),
-		}, parent, pulumi.DeleteBeforeReplace(true)); err != nil {
+		}, parent, pulumi.DeleteBeforeReplace(true))
+		if err != nil {
 			return nil, err
 		}
+		n.PrivateRouting = append(n.PrivateRouting, rt, assoc)
 		private = append(private, sub.ID())
 		n.PrivateSubnets = append(n.PrivateSubnets, sub.ID().ToStringOutput())
 	}
@@ -302,28 +323,35 @@ func (n *Network) securityGroups(ctx *pulumi.Context, name string, vpc *ec2.Vpc,
 		r.Self = pulumi.Bool(true)
 		return r
 	}
-	if n.SwarmSG, err = sg("swarm", "Bookstore Swarm nodes: 5000 from the ALB, Swarm ports between nodes",
-		ec2.SecurityGroupIngressArray{
-			from(tcp(5000, "routing mesh from the ALB"), n.AlbSG),
-			self(tcp(2377, "Swarm cluster management")),
-			self(tcp(7946, "Swarm node communication")),
-			self(udp(7946, "Swarm node communication")),
-			self(udp(4789, "Swarm overlay network (VXLAN)")),
-		}, hostEgress(
-			selfEgress("tcp", 2377, "Swarm cluster management"),
-			selfEgress("tcp", 7946, "Swarm node communication"),
-			selfEgress("udp", 7946, "Swarm node communication"),
-			selfEgress("udp", 4789, "Swarm overlay network (VXLAN)"),
-		)); err != nil {
-		return err
+	// The data stores admit the hosts there are. Their groups' descriptions
+	// name the Swarm either way: EC2 cannot change a description without
+	// replacing the group.
+	hosts := []pulumi.IDOutput{n.AppSG}
+	if args.Swarm {
+		if n.SwarmSG, err = sg("swarm", "Bookstore Swarm nodes: 5000 from the ALB, Swarm ports between nodes",
+			ec2.SecurityGroupIngressArray{
+				from(tcp(5000, "routing mesh from the ALB"), n.AlbSG),
+				self(tcp(2377, "Swarm cluster management")),
+				self(tcp(7946, "Swarm node communication")),
+				self(udp(7946, "Swarm node communication")),
+				self(udp(4789, "Swarm overlay network (VXLAN)")),
+			}, hostEgress(
+				selfEgress("tcp", 2377, "Swarm cluster management"),
+				selfEgress("tcp", 7946, "Swarm node communication"),
+				selfEgress("udp", 7946, "Swarm node communication"),
+				selfEgress("udp", 4789, "Swarm overlay network (VXLAN)"),
+			)); err != nil {
+			return err
+		}
+		hosts = append(hosts, n.SwarmSG)
 	}
 	if n.DBSG, err = sg("db", "Bookstore RDS: MySQL from app and Swarm hosts",
-		ec2.SecurityGroupIngressArray{from(tcp(3306, "MySQL from app and Swarm hosts"), n.AppSG, n.SwarmSG)},
+		ec2.SecurityGroupIngressArray{from(tcp(3306, "MySQL from app and Swarm hosts"), hosts...)},
 		ec2.SecurityGroupEgressArray{}); err != nil {
 		return err
 	}
 	if n.EFSSG, err = sg("efs", "Bookstore EFS: NFS from app and Swarm hosts",
-		ec2.SecurityGroupIngressArray{from(tcp(2049, "NFS from app and Swarm hosts"), n.AppSG, n.SwarmSG)},
+		ec2.SecurityGroupIngressArray{from(tcp(2049, "NFS from app and Swarm hosts"), hosts...)},
 		ec2.SecurityGroupEgressArray{}); err != nil {
 		return err
 	}

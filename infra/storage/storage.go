@@ -14,7 +14,7 @@ import (
 	"github.com/bookstore-aws/bookstore/infra/tags"
 )
 
-// The container user (the README's contract: image user 65532:65532, "nonroot" in distroless).
+// The container user (docs/architecture.md, the contract: image user 65532:65532, "nonroot" in distroless).
 const (
 	UID      = 65532
 	GID      = 65532

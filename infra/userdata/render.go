@@ -2,7 +2,6 @@ package userdata
 
 import (
 	"bytes"
-	"compress/gzip"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -93,18 +92,6 @@ func render(d document) (string, error) {
 			d.Role, n, len(out), MaxBytes)
 	}
 	return out, nil
-}
-
-// Gzip returns doc gzip-compressed, as hosts get it: cloud-init recognises
-// gzip user data by its magic bytes and decompresses it. The output depends
-// only on doc (no name or time in the header), so unchanged user data stays
-// byte-identical and replaces no instance.
-func Gzip(doc string) []byte {
-	var b bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&b, gzip.BestCompression) // the level is valid
-	w.Write([]byte(doc))                                  // a bytes.Buffer does not fail
-	w.Close()
-	return b.Bytes()
 }
 
 // cloudConfig is the part of the schema this package writes.

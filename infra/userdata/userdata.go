@@ -26,7 +26,7 @@ import (
 const MaxBytes = 16 * 1024
 
 // Mount is where EFS is mounted on every host; it is bound into containers at
-// ContainerSharedDir (the README's contract, "instance mount").
+// ContainerSharedDir (docs/architecture.md, the contract, "instance mount").
 const (
 	Mount              = "/mnt/bookstore"
 	ContainerSharedDir = "/app/shared"
@@ -96,8 +96,8 @@ type Monolith struct {
 }
 
 // DefaultMySQLImage is the monolith's database: the official MySQL image at
-// the 8.0 line, the engine RDS runs for the other scenarios.
-const DefaultMySQLImage = "mysql:8.0"
+// the 8.4 LTS line, the engine RDS runs for the other scenarios.
+const DefaultMySQLImage = "mysql:8.4"
 
 // The docker compose v2 CLI plugin, which Amazon Linux 2023 does not package
 // (amazon-linux-2023 issue #186), is downloaded from the project's GitHub
@@ -145,7 +145,7 @@ func RDSCABundleURL(region string) string {
 }
 
 // appEnv is the container environment shared by the fleet and the swarm
-// (the README's contract, "the service's side").
+// (docs/architecture.md, the contract, "the service's side").
 func (s Service) appEnv(logLevel string) []kv {
 	return []kv{
 		{"PORT", strconv.Itoa(ServicePort)},

@@ -153,7 +153,7 @@ func checkPattern(field, v string, re *regexp.Regexp, want string) error {
 	return nil
 }
 
-// LogLevel values the service accepts (the README's contract, "logs").
+// LogLevel values the service accepts (docs/architecture.md, the contract, "logs").
 var logLevels = []string{"debug", "info", "warn", "error"}
 
 // logLevelOrDefault returns v, "info" when v is empty, or an error.

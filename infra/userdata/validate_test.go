@@ -183,8 +183,8 @@ func TestRenderMonolithRejects(t *testing.T) {
 		{"LetsEncryptEmail", func() { p.LetsEncryptEmail = "certs at example.com" }},
 		{"LogGroup", func() { p.LogGroup = "" }},
 		{"LogLevel", func() { p.LogLevel = "trace" }},
-		{"MySQLImage", func() { p.MySQLImage = "MySQL:8.0" }},
-		{"MySQLImage", func() { p.MySQLImage = "mysql:8.0 --privileged" }},
+		{"MySQLImage", func() { p.MySQLImage = "MySQL:8.4" }},
+		{"MySQLImage", func() { p.MySQLImage = "mysql:8.4 --privileged" }},
 		{"MySQLImage", func() { p.MySQLImage = "mysql@sha256:abc" }},
 	}
 	for i, c := range cases {
@@ -261,7 +261,7 @@ func TestHostileValuesAreRejected(t *testing.T) {
 		{"LetsEncryptEmail", func(v string) { mono.LetsEncryptEmail = "certs@example.com" + v }, mon},
 		{"LogGroup", func(v string) { mono.LogGroup = "/legacy" + v }, mon},
 		{"LogLevel", func(v string) { mono.LogLevel = v }, mon},
-		{"MySQLImage", func(v string) { mono.MySQLImage = "mysql:8.0" + v }, mon},
+		{"MySQLImage", func(v string) { mono.MySQLImage = "mysql:8.4" + v }, mon},
 	}
 	for _, fd := range fields {
 		for _, v := range hostile {

@@ -20,14 +20,21 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/bookstore-aws/bookstore/service/internal/config"
 )
 
-// serviceEnv is the service's environment contract (the README's "The
-// contract between the parts"): a compose file may set only these.
-var serviceEnv = []string{
-	"PORT", "DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SECRET_ARN", "DB_TLS_CA_FILE",
-	"SHARED_DIR", "ADMIN_EMAILS", "LOG_LEVEL", "DRAIN_TIMEOUT", "AWS_REGION",
-}
+// serviceEnv is the service's environment contract (docs/architecture.md,
+// "The contract between the parts"): a compose file may set only these. They
+// are the variables config.Vars documents (config's tests check that FromEnv
+// reads exactly those), plus AWS_REGION for the AWS SDK.
+var serviceEnv = func() []string {
+	names := []string{"AWS_REGION"}
+	for _, v := range config.Vars {
+		names = append(names, v.Name)
+	}
+	return names
+}()
 
 // loadCompose loads the root docker-compose.yml with compose-go, the loader of
 // `docker compose` itself (schema validation, interpolation, normalization), with
@@ -54,9 +61,9 @@ func TestComposeFile(t *testing.T) {
 	}
 	app, db := p.Services["app"], p.Services["db"]
 
-	// The database: MySQL 8.0 as on RDS, health-checked, data on a named volume.
-	if db.Image != "mysql:8.0" {
-		t.Errorf("db image %q, want mysql:8.0", db.Image)
+	// The database: MySQL 8.4 as on RDS, health-checked, data on a named volume.
+	if db.Image != "mysql:8.4" {
+		t.Errorf("db image %q, want mysql:8.4", db.Image)
 	}
 	if hc := db.HealthCheck; hc == nil || hc.Disable || len(hc.Test) < 2 || hc.Test[0] == "NONE" {
 		t.Errorf("db has no health check: %+v", hc)
@@ -135,6 +142,10 @@ func TestComposeFile(t *testing.T) {
 		u.User.Username() != dbEnv["MYSQL_USER"] || pw != password || strings.TrimPrefix(u.Path, "/") != dbEnv["MYSQL_DATABASE"] {
 		t.Errorf("app DATABASE_URL %s does not match the db service (user %s, database %s, host db:3306)",
 			u.Redacted(), dbEnv["MYSQL_USER"], dbEnv["MYSQL_DATABASE"])
+	}
+	// MySQL 8.4 accounts use caching_sha2_password: its first login goes over TLS.
+	if tls := u.Query().Get("tls"); tls != "preferred" {
+		t.Errorf("app DATABASE_URL tls=%q, want preferred", tls)
 	}
 }
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # First boot of the monolith (the original's single instance): docker +
-# compose, a local MySQL 8.0 container whose passwords are made here, the app,
+# compose, a local MySQL 8.4 container whose passwords are made here, the app,
 # NGINX terminating TLS for HOSTNAME with a Let's Encrypt certificate.
 # Safe to run again by hand: sudo /opt/bookstore/bin/monolith-boot.sh
 set -Eeuo pipefail
@@ -29,7 +29,10 @@ make_db_secrets() {
 		umask 077
 		printf 'MYSQL_ROOT_PASSWORD=%s\nMYSQL_DATABASE=bookstore\nMYSQL_USER=bookstore\nMYSQL_PASSWORD=%s\n' \
 			"${root}" "${app}" >"${BOOKSTORE_DIR}/mysql.env"
-		printf 'DATABASE_URL=mysql://bookstore:%s@mysql:3306/bookstore\n' "${app}" >"${BOOKSTORE_DIR}/db.env"
+		# MySQL 8.4's accounts use caching_sha2_password: with tls=preferred the
+		# first login sends the password over TLS (the image makes a certificate)
+		# rather than fetching the server's RSA key unauthenticated.
+		printf 'DATABASE_URL=mysql://bookstore:%s@mysql:3306/bookstore?tls=preferred\n' "${app}" >"${BOOKSTORE_DIR}/db.env"
 	)
 	log "generated MySQL passwords in ${BOOKSTORE_DIR}/mysql.env and db.env (0600)"
 }

@@ -1,5 +1,5 @@
 // Package stackout reads the stack's outputs as `pulumi stack output --json`
-// prints them and checks them against the contract in the README ("outputs").
+// prints them and checks them against the contract in docs/architecture.md ("outputs").
 //
 // Every key of the contract must be present with the right JSON type; a key
 // that does not apply is an empty string or an empty list, never absent or
@@ -24,7 +24,7 @@ import (
 // than this is not stack output.
 const MaxInputBytes = 1 << 20
 
-// Keys are the outputs the stack exports (the README's contract, "outputs"), in the order
+// Keys are the outputs the stack exports (docs/architecture.md, the contract, "outputs"), in the order
 // errors mention them.
 var Keys = []string{
 	"url", "wwwUrl", "albDnsName", "albZoneId", "certificateArn", "validationRecords",
@@ -319,7 +319,7 @@ func (o *Outputs) check() error {
 	switch u.Scheme {
 	case "http":
 		// No domain: the stack serves plain HTTP on the ALB's DNS name, and
-		// the outputs about the domain are empty (README, "Stack outputs").
+		// the outputs about the domain are empty (docs/configuration.md, "Stack outputs").
 		if err := checkHost("albDnsName", o.ALBDNSName, false); err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-// Command catalogbench measures GET /book/catalog the way the README
+// Command catalogbench measures GET /book/catalog the way docs/benchmarks.md
 // reports it: a fresh MariaDB database with -books books, the real
 // bookstore binary (built with -tags noembedded, as in the container image)
 // as its own process, and a closed-loop load of -conns keep-alive

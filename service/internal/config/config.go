@@ -20,7 +20,7 @@ import (
 	"github.com/bookstore-aws/bookstore/service/internal/store"
 )
 
-// Defaults, from the README's "The contract between the parts".
+// Defaults, from docs/architecture.md, "The contract between the parts".
 const (
 	DefaultPort         = 5000
 	DefaultSharedDir    = "/app/shared"

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookstore-aws/bookstore/internal/doctable"
 	"github.com/bookstore-aws/bookstore/service/internal/dbconn"
 )
 
@@ -94,5 +95,27 @@ func TestCAFileIsCheckedAtStart(t *testing.T) {
 	}))
 	if err == nil || !strings.Contains(err.Error(), "PORT:") || !strings.Contains(err.Error(), "DB_TLS_CA_FILE: open /nonexistent/rds-ca.pem") {
 		t.Fatalf("error %v: want both PORT and DB_TLS_CA_FILE named", err)
+	}
+}
+
+// FromEnv reads exactly the variables Vars documents: a new variable without a
+// row in docs/service.md fails here.
+func TestVarsAreWhatFromEnvReads(t *testing.T) {
+	read := map[string]bool{}
+	FromEnv(func(k string) string { read[k] = true; return "" })
+	documented := map[string]bool{}
+	for _, v := range Vars {
+		documented[v.Name] = true
+		if !read[v.Name] {
+			t.Errorf("Vars documents %s, which FromEnv does not read", v.Name)
+		}
+		if strings.TrimSpace(v.Meaning) == "" {
+			t.Errorf("%s: no meaning in Vars", v.Name)
+		}
+	}
+	for k := range read {
+		if !documented[k] {
+			t.Errorf("FromEnv reads %s, which Vars does not document: add it to Vars in service/internal/config/vars.go, then run `%s`", k, doctable.Command)
+		}
 	}
 }

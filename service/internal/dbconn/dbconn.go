@@ -1,7 +1,7 @@
 // Package dbconn turns the service's database environment into a *sql.DB.
 //
-// Three modes, chosen by which variables are set (the README's "The contract
-// between the parts", row "database, one of"):
+// Three modes, chosen by which variables are set (docs/architecture.md, "The
+// contract between the parts", row "database, one of"):
 //   - DATABASE_URL: "mysql://", "mysql+pymysql://" (the Flask original's form) or a
 //     go-sql-driver DSN;
 //   - DB_HOST + DB_PORT + DB_NAME + DB_SECRET_ARN: credentials from the RDS-managed
@@ -56,7 +56,7 @@ func (m Mode) String() string {
 const (
 	// DefaultPort is MySQL's registered port, used when DB_PORT or the URL's port is empty.
 	DefaultPort = 3306
-	// DefaultCollation is a utf8mb4 collation that both MySQL 8.0 (RDS) and
+	// DefaultCollation is a utf8mb4 collation that both MySQL 8.4 (RDS) and
 	// MariaDB know; MySQL's own default, utf8mb4_0900_ai_ci, is unknown to MariaDB.
 	DefaultCollation = "utf8mb4_unicode_ci"
 	// DefaultDialTimeout bounds the set-up of one connection: TCP connect,

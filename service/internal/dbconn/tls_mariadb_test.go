@@ -60,6 +60,23 @@ func startMariaDB(t *testing.T, certPEM, keyPEM []byte) int {
 	if err := os.MkdirAll(filepath.Join(data, tlsTestDB), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	args := []string{"--skip-grant-tables"}
+	if certPEM != nil {
+		cert := writeFile(t, dir, "server.pem", certPEM)
+		key := writeFile(t, dir, "server-key.pem", keyPEM)
+		args = append(args, "--ssl-cert="+cert, "--ssl-key="+key, "--require-secure-transport=ON")
+	} else {
+		args = append(args, "--skip-ssl")
+	}
+	return runMariaDB(t, bin, dir, args...)
+}
+
+// runMariaDB runs the mariadbd at bin on the data directory dir/data until the
+// test ends, with its socket, logs and pid file in dir and extra options, and
+// returns its TCP port on 127.0.0.1.
+func runMariaDB(t *testing.T, bin, dir string, extra ...string) int {
+	t.Helper()
+	data := filepath.Join(dir, "data")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -75,19 +92,12 @@ func startMariaDB(t *testing.T, certPEM, keyPEM []byte) int {
 		"--log-error=" + filepath.Join(dir, "error.log"),
 		"--bind-address=127.0.0.1",
 		"--port=" + strconv.Itoa(port),
-		"--skip-grant-tables",
 		"--innodb-buffer-pool-size=16M",
 	}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root") // mariadbd refuses root otherwise
 	}
-	if certPEM != nil {
-		cert := writeFile(t, dir, "server.pem", certPEM)
-		key := writeFile(t, dir, "server-key.pem", keyPEM)
-		args = append(args, "--ssl-cert="+cert, "--ssl-key="+key, "--require-secure-transport=ON")
-	} else {
-		args = append(args, "--skip-ssl")
-	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)

@@ -1,6 +1,6 @@
 // Package store owns the bookstore's SQL: the schema (embedded, versioned
 // migrations), the models, and every query. It speaks the dialect that
-// MariaDB, MySQL 8.0 and the embedded go-mysql-server engine all accept, and
+// MariaDB, MySQL 8.4 and the embedded go-mysql-server engine all accept, and
 // works with any go-sql-driver DSN (it needs neither parseTime nor
 // multiStatements).
 package store

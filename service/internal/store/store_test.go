@@ -105,7 +105,7 @@ func TestProvidersSeeded(t *testing.T) {
 	for _, p := range ps {
 		got += strconv.FormatInt(p.ID, 10) + ":" + p.Name + "/" + p.Coverage + "/" + p.Cost.String() + " "
 	}
-	// The ids are what the delivery form's provider field takes (README).
+	// The ids are what the delivery form's provider field takes (docs/service.md, /delivery).
 	// The coverage is English since migration 0031; the names are the original's.
 	want := "1:DHL/International/50.00 2:FedEx/International/45.00 3:Envia/Domestic/20.00 4:Servientrega/Domestic/15.00 "
 	if got != want {

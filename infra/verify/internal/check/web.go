@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// Health endpoints of the service (the README's contract, "liveness / readiness").
+// Health endpoints of the service (docs/architecture.md, the contract, "liveness / readiness").
 var healthPaths = []string{"/healthz", "/readyz"}
 
 // redirectPath is what the redirect check asks for over plain HTTP; the
