@@ -22,8 +22,11 @@ import (
 	"time"
 )
 
-// imageRef is the tag the tests build the root Dockerfile into.
-const imageRef = "localhost/bookstore:e2e"
+// imageRef is the tag the tests build the root Dockerfile into: one per test
+// binary, because podman's image store is shared by every checkout on the
+// machine, and a fixed tag let another checkout's build replace this one's
+// image between its build and its containers. TestMain removes it.
+var imageRef = "localhost/bookstore:e2e-" + randomHex(6)
 
 // podman runs podman with args and returns its stdout; the error carries stderr.
 func podman(ctx context.Context, args ...string) (string, error) {
@@ -74,6 +77,13 @@ func buildImage(t testing.TB) {
 		start := time.Now()
 		buildErr = build(root)
 		buildTook = time.Since(start)
+		if buildErr != nil {
+			return
+		}
+		cleanups = append(cleanups, func() error {
+			_, err := podman(context.Background(), "rmi", "--force", imageRef)
+			return err
+		})
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

@@ -374,6 +374,8 @@ func TestSignedInRequestsDoNotWriteTheSession(t *testing.T) {
 	if after := row(); after != before {
 		t.Errorf("the purchase wrote the session:\n%s\n%s", before, after)
 	}
+	buyer.get(fmt.Sprintf("/delivery/%d", pid))
+	buyer.deliver(pid, 1)
 	buyer.get(fmt.Sprintf("/payment/%d", pid))
 	buyer.get("/orders")
 	if after := row(); after != before {
