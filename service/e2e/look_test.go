@@ -174,7 +174,7 @@ func (b *tab) waitImages() {
 // getClientRects):
 //   - a radio button not on the first line of its label's text, or after it;
 //   - text or an element sticking out of its card (catalog and home cards,
-//     choices, the checkout summary, table cells, messages);
+//     the book page, choices, the checkout summary, table cells, messages);
 //   - cards in one row of a grid with different heights;
 //   - a page wider than the window (a horizontal scroll bar).
 const layoutJS = `JSON.stringify((() => {
@@ -210,7 +210,7 @@ const layoutJS = `JSON.stringify((() => {
 
 	// Inside means inside the content box: text over a card's padding
 	// touches its border, a form over main's padding touches the screen.
-	const cards = 'main, .book, .card, .option, .summary, .flash, .error, td, th, .hero, fieldset';
+	const cards = 'main, .book, .book-page, .card, .option, .summary, .flash, .error, td, th, .hero, fieldset';
 	for (const card of document.querySelectorAll(cards)) {
 		const r = card.getBoundingClientRect(), cs = getComputedStyle(card), n = p => parseFloat(cs[p]) || 0;
 		if (!visible(r)) continue;
