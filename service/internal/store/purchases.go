@@ -136,7 +136,7 @@ func (s *Store) Buy(ctx context.Context, buyerID, bookID int64, quantity int) (i
 	return id, wrap("buy", err)
 }
 
-// purchaseCols and purchaseJoins read a Purchase with scanPurchase; the
+// purchaseCols and purchaseJoins read a Purchase with purchaseFields; the
 // delivery columns are empty until one is chosen.
 const (
 	purchaseCols = `p.id, p.buyer_id, p.book_id, b.title, p.quantity, p.unit_price_cents, p.total_cents, p.status, p.created_at,
