@@ -363,7 +363,20 @@ func TestWaitsForTheDatabaseAtStart(t *testing.T) {
 	target := cfg.Addr
 	cfg.Addr = fmt.Sprintf("127.0.0.1:%d", freePort(t)) // nothing listens there yet
 	p := start(t, binary(t, ""), "DATABASE_URL="+cfg.FormatDSN())
-	time.Sleep(1500 * time.Millisecond)
+	// The database comes up only after the service has found it down and
+	// said it retries: a fixed sleep let a start slowed by a loaded
+	// machine dial after the listener was up, and the test failed.
+	const retrying = "database not reachable yet; retrying"
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(p.out.String(), retrying); time.Sleep(50 * time.Millisecond) {
+		select {
+		case <-p.done:
+			t.Fatalf("exited (%v) while the database was down, without retrying:\n%s", p.err, p.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no retry logged while the database was down:\n%s", p.out.String())
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		t.Fatal(err)
@@ -385,7 +398,4 @@ func TestWaitsForTheDatabaseAtStart(t *testing.T) {
 		}
 	}()
 	p.waitReady(t, 20*time.Second)
-	if !strings.Contains(p.out.String(), "database not reachable yet; retrying") {
-		t.Fatalf("no retry logged:\n%s", p.out.String())
-	}
 }

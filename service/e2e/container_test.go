@@ -47,8 +47,8 @@ func TestImage(t *testing.T) {
 }
 
 // TestContainerFlow walks the store's main flow over HTTP against the container:
-// two users, a book with a cover, a purchase of 2 paid and delivered, the order
-// listed and the stock down by 2.
+// two users, a book with a cover, a purchase of 2 with a delivery and paid with
+// its fee, the order listed and the stock down by 2.
 func TestContainerFlow(t *testing.T) {
 	c := sharedStore(t)
 	cover := containertest.CoverPNG(t)
@@ -86,23 +86,24 @@ func TestContainerFlow(t *testing.T) {
 	buyer := newUser(t, c.URL)
 	register(t, buyer, "Bea Buyer", "buyer-"+id+"@bookstore.test", password)
 	p = buyer.submit("/book/catalog", "/buy/"+bookID, url.Values{"quantity": {"2"}}, nil)
-	purchaseID := redirectTo(t, "POST /buy/"+bookID, p, regexp.MustCompile(`^/payment/(\d+)$`))[1]
-
-	pay := buyer.get("/payment/" + purchaseID)
-	if !strings.Contains(pay.Body, "25.00") {
-		t.Errorf("/payment/%s: want the amount due 25.00 (2 x 12.50)\n%s", purchaseID, snippet(pay.Body))
-	}
-	method := choose(t, options(t, pay.Body, "method"), "method", "Credit Card")
-	p = buyer.submit("/payment/"+purchaseID, "/payment/"+purchaseID, url.Values{"method": {method}}, nil)
-	redirectTo(t, "POST /payment/"+purchaseID, p, regexp.MustCompile(`^/delivery/`+purchaseID+`$`))
+	// Buy, choose the delivery, then pay: DHL's 50.00 is in the amount due.
+	purchaseID := redirectTo(t, "POST /buy/"+bookID, p, regexp.MustCompile(`^/delivery/(\d+)$`))[1]
 
 	del := buyer.get("/delivery/" + purchaseID)
 	provider := choose(t, options(t, del.Body, "provider"), "provider", "DHL")
 	p = buyer.submit("/delivery/"+purchaseID, "/delivery/"+purchaseID, url.Values{"provider": {provider}}, nil)
-	redirectTo(t, "POST /delivery/"+purchaseID, p, regexp.MustCompile(`^/orders(/|$)`))
+	redirectTo(t, "POST /delivery/"+purchaseID, p, regexp.MustCompile(`^/payment/`+purchaseID+`$`))
+
+	pay := buyer.get("/payment/" + purchaseID)
+	if !strings.Contains(pay.Body, "Pay 75.00\u00a0EUR") {
+		t.Errorf("/payment/%s: want the amount due 75.00 EUR (2 x 12.50 + DHL's 50.00)\n%s", purchaseID, snippet(pay.Body))
+	}
+	method := choose(t, options(t, pay.Body, "method"), "method", "Credit Card")
+	p = buyer.submit("/payment/"+purchaseID, "/payment/"+purchaseID, url.Values{"method": {method}}, nil)
+	redirectTo(t, "POST /payment/"+purchaseID, p, regexp.MustCompile(`^/orders(/|#|$)`))
 
 	orders := buyer.get("/orders")
-	for _, want := range []string{title, "25.00", "Credit Card", "DHL"} {
+	for _, want := range []string{title, "25.00", "75.00\u00a0EUR by Credit Card", "DHL"} {
 		if !strings.Contains(orders.Body, want) {
 			t.Errorf("/orders: want %q\n%s", want, snippet(orders.Body))
 		}

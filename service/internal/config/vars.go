@@ -34,4 +34,8 @@ var Vars = []Var{
 	{"LOG_LEVEL", "`info`", "`debug`, `info`, `warn` or `error`. Logs are JSON lines on stdout."},
 	{"DRAIN_TIMEOUT", "`25s`", "A Go duration, at least 1 s and less than 30 s (the ALB's deregistration delay). " +
 		"See [Shutdown](#operations)."},
+	{"CURRENCY", "`EUR`", "The one currency every amount is in: an ISO 4217 code (`EUR`, `usd`; upper-cased), of a currency " +
+		"in use today whose minor unit is a hundredth, since prices are kept in cents. Codes for funds, metals, testing or no " +
+		"currency (`XXX`, `XTS`, `XAU`, `XDR`) and currencies with 0 or 3 decimals (`JPY`, `BHD`) stop the start. Amounts are " +
+		"shown as `129.98 EUR`. It names the unit of the stored prices: set it once, before the store has any."},
 }

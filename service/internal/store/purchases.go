@@ -26,8 +26,10 @@ const ReservationTTL = 30 * time.Minute
 // PaymentMethods are the methods the original offered, in its spelling.
 var PaymentMethods = []string{"Credit Card", "PayPal", "Bank Transfer"}
 
-// Purchase is one buy of some units of a book. Amounts come from the
-// database at the moment of the buy, never from the form (fault 1).
+// Purchase is one buy of some units of a book, with the delivery chosen
+// for it. Amounts come from the database, never from the form (fault 1):
+// the unit price as it was at the buy, the delivery fee as it was when the
+// provider was chosen.
 type Purchase struct {
 	ID        int64
 	BuyerID   int64
@@ -35,25 +37,36 @@ type Purchase struct {
 	BookTitle string
 	Quantity  int
 	UnitPrice money.Cents
-	Total     money.Cents
+	Total     money.Cents // Quantity x UnitPrice: the items, without delivery
 	Status    string
 	Created   time.Time
+	// The delivery chosen; ProviderID 0 (and the rest empty) until one is.
+	ProviderID   int64
+	Provider     string
+	Coverage     string
+	DeliveryCost money.Cents
 }
 
 // ReservedUntil is when a purchase pending payment expires (ReservationTTL
 // after it was made).
 func (p Purchase) ReservedUntil() time.Time { return p.Created.Add(ReservationTTL) }
 
-// Order is a purchase with its payment and delivery, for /orders.
+// Due is what paying the purchase charges: the items plus the delivery fee.
+func (p Purchase) Due() money.Cents { return p.Total + p.DeliveryCost }
+
+// Order is a purchase with its payment, for /orders.
 type Order struct {
 	Purchase
 	PaymentMethod string      // "" until paid
-	PaidAmount    money.Cents // 0 until paid
-	Provider      string      // "" until chosen
-	DeliveryCost  money.Cents
+	PaidAmount    money.Cents // 0 until paid; items + delivery fee since migration 0030
+	// DeliveryCharged is false for a payment made before the delivery fee
+	// was part of the amount due (payments.delivery_cents NULL, migration
+	// 0030): its delivery, chosen after paying, was never charged.
+	DeliveryCharged bool
 }
 
-// Provider is a delivery provider (seeded by migration 0006).
+// Provider is a delivery provider (seeded by migration 0006, coverage in
+// English since 0031). Cost is its fee per purchase.
 type Provider struct {
 	ID       int64
 	Name     string
@@ -123,7 +136,23 @@ func (s *Store) Buy(ctx context.Context, buyerID, bookID int64, quantity int) (i
 	return id, wrap("buy", err)
 }
 
-const purchaseCols = "p.id, p.buyer_id, p.book_id, b.title, p.quantity, p.unit_price_cents, p.total_cents, p.status, p.created_at"
+// purchaseCols and purchaseJoins read a Purchase with purchaseFields; the
+// delivery columns are empty until one is chosen.
+const (
+	purchaseCols = `p.id, p.buyer_id, p.book_id, b.title, p.quantity, p.unit_price_cents, p.total_cents, p.status, p.created_at,
+		COALESCE(d.provider_id, 0), COALESCE(dp.name, ''), COALESCE(dp.coverage, ''), COALESCE(d.cost_cents, 0)`
+	purchaseJoins = `purchases p
+		JOIN books b ON b.id = p.book_id
+		LEFT JOIN deliveries d ON d.purchase_id = p.id
+		LEFT JOIN delivery_providers dp ON dp.id = d.provider_id`
+)
+
+// purchaseFields are the scan destinations for purchaseCols, with
+// created to be copied into p.Created after the scan.
+func purchaseFields(p *Purchase, created *Time) []any {
+	return []any{&p.ID, &p.BuyerID, &p.BookID, &p.BookTitle, &p.Quantity, &p.UnitPrice, &p.Total, &p.Status, created,
+		&p.ProviderID, &p.Provider, &p.Coverage, &p.DeliveryCost}
+}
 
 // Purchase returns purchase id if buyerID made it; otherwise ErrNotFound, so
 // nobody learns whether another user's purchase exists (fault 3).
@@ -133,8 +162,8 @@ func (s *Store) Purchase(ctx context.Context, id, buyerID int64) (Purchase, erro
 	var p Purchase
 	var created Time
 	err := s.DB.QueryRowContext(ctx,
-		"SELECT "+purchaseCols+" FROM purchases p JOIN books b ON b.id = p.book_id WHERE p.id = ? AND p.buyer_id = ?", id, buyerID).
-		Scan(&p.ID, &p.BuyerID, &p.BookID, &p.BookTitle, &p.Quantity, &p.UnitPrice, &p.Total, &p.Status, &created)
+		"SELECT "+purchaseCols+" FROM "+purchaseJoins+" WHERE p.id = ? AND p.buyer_id = ?", id, buyerID).
+		Scan(purchaseFields(&p, &created)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Purchase{}, ErrNotFound
 	}
@@ -142,18 +171,24 @@ func (s *Store) Purchase(ctx context.Context, id, buyerID int64) (Purchase, erro
 	return p, wrap("purchase", err)
 }
 
-// Pay records a payment by method for buyerID's purchase id, for the amount
-// the purchase recorded. Paying is idempotent (fault 11): only the
-// transition from pending to paid inserts a payment, and payments has one
-// row per purchase at most (UNIQUE key). A purchase older than
-// ReservationTTL can't be paid even before the sweep (ExpirePending) has
-// marked it. Errors: ErrNotFound, ErrAlreadyPaid or ErrExpired (nothing
-// changed).
+// Pay records a payment by method for buyerID's purchase id. The amount is
+// computed in the payment's transaction from the database alone: the
+// purchase's total (units x unit price, fixed at the buy) plus the fee of
+// the delivery chosen for it (fixed when it was chosen); nothing comes from
+// a form (fault 1). Paying is idempotent (fault 11): only the transition
+// from pending to paid inserts a payment, and payments has one row per
+// purchase at most (UNIQUE key). A purchase older than ReservationTTL can't
+// be paid even before the sweep (ExpirePending) has marked it. Errors:
+// ErrNotFound, ErrAlreadyPaid, ErrExpired or ErrNoDelivery (no delivery
+// chosen yet); nothing changed then.
 func (s *Store) Pay(ctx context.Context, id, buyerID int64, method string) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	cutoff := s.clock().Add(-ReservationTTL)
 	return wrap("pay", s.inTx(ctx, func(tx *sql.Tx) error {
+		// The purchase row is locked from here to the commit, so the
+		// delivery read below is the one ChooseDelivery (which locks it
+		// too) left, not one it is changing.
 		res, err := tx.ExecContext(ctx,
 			"UPDATE purchases SET status = ? WHERE id = ? AND buyer_id = ? AND status = ? AND created_at >= ?",
 			StatusPaid, id, buyerID, StatusPendingPayment, cutoff)
@@ -178,13 +213,23 @@ func (s *Store) Pay(ctx context.Context, id, buyerID int64, method string) error
 			}
 			return ErrAlreadyPaid
 		}
-		_, err = tx.ExecContext(ctx,
-			"INSERT INTO payments (purchase_id, amount_cents, method, created_at) SELECT id, total_cents, ?, ? FROM purchases WHERE id = ?",
+		res, err = tx.ExecContext(ctx,
+			`INSERT INTO payments (purchase_id, amount_cents, delivery_cents, method, created_at)
+			SELECT p.id, p.total_cents + d.cost_cents, d.cost_cents, ?, ? FROM purchases p JOIN deliveries d ON d.purchase_id = p.id
+			WHERE p.id = ?`,
 			method, s.clock(), id)
 		if isDuplicate(err) {
 			return ErrAlreadyPaid
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNoDelivery // rolls the status back to pending
+		}
+		return nil
 	}))
 }
 
@@ -268,23 +313,39 @@ func (s *Store) Providers(ctx context.Context) ([]Provider, error) {
 	return ps, wrap("providers", rows.Err())
 }
 
-// ChooseDelivery assigns provider providerID to buyerID's paid purchase id,
-// at the provider's current cost. Errors: ErrNotFound (purchase not the
-// buyer's, or no such provider), ErrNotPaid, ErrDeliveryChosen.
+// ChooseDelivery sets provider providerID as the delivery of buyerID's
+// purchase id, at the provider's current fee, which Pay then charges with
+// the items. While the purchase is pending payment (and not overdue) the
+// choice may be changed; once paid it is final. A purchase paid before
+// delivery was charged (migration 0030) without a delivery yet may still
+// choose one, as the original let it after paying; its fee is recorded
+// but was never part of the payment. Errors: ErrNotFound (purchase not the
+// buyer's, or no such provider), ErrExpired, ErrDeliveryChosen (paid, with
+// a delivery).
 func (s *Store) ChooseDelivery(ctx context.Context, id, buyerID, providerID int64) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
+	cutoff := s.clock().Add(-ReservationTTL)
 	return wrap("choose delivery", s.inTx(ctx, func(tx *sql.Tx) error {
+		// FOR UPDATE: a payment racing this choice waits for it, or
+		// this waits for the payment and then sees the purchase paid.
 		var status string
-		err := tx.QueryRowContext(ctx, "SELECT status FROM purchases WHERE id = ? AND buyer_id = ?", id, buyerID).Scan(&status)
+		var created Time
+		err := tx.QueryRowContext(ctx, "SELECT status, created_at FROM purchases WHERE id = ? AND buyer_id = ? FOR UPDATE", id, buyerID).
+			Scan(&status, &created)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		if status != StatusPaid {
-			return ErrNotPaid
+		switch {
+		case status == StatusExpired || status == StatusPendingPayment && created.Time.Before(cutoff):
+			return ErrExpired
+		case status == StatusPendingPayment:
+			if _, err := tx.ExecContext(ctx, "DELETE FROM deliveries WHERE purchase_id = ?", id); err != nil {
+				return err
+			}
 		}
 		res, err := tx.ExecContext(ctx,
 			"INSERT INTO deliveries (purchase_id, provider_id, cost_cents, created_at) SELECT ?, id, cost_cents, ? FROM delivery_providers WHERE id = ?",
@@ -298,7 +359,7 @@ func (s *Store) ChooseDelivery(ctx context.Context, id, buyerID, providerID int6
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return ErrNotFound
+			return ErrNotFound // rolls back the DELETE: the earlier choice stays
 		}
 		return nil
 	}))
@@ -309,12 +370,9 @@ func (s *Store) Orders(ctx context.Context, buyerID int64) ([]Order, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	rows, err := s.DB.QueryContext(ctx, "SELECT "+purchaseCols+`,
-		COALESCE(pay.method, ''), COALESCE(pay.amount_cents, 0), COALESCE(dp.name, ''), COALESCE(d.cost_cents, 0)
-		FROM purchases p
-		JOIN books b ON b.id = p.book_id
+		COALESCE(pay.method, ''), COALESCE(pay.amount_cents, 0), pay.delivery_cents IS NOT NULL
+		FROM `+purchaseJoins+`
 		LEFT JOIN payments pay ON pay.purchase_id = p.id
-		LEFT JOIN deliveries d ON d.purchase_id = p.id
-		LEFT JOIN delivery_providers dp ON dp.id = d.provider_id
 		WHERE p.buyer_id = ?
 		ORDER BY p.id DESC`, buyerID)
 	if err != nil {
@@ -325,8 +383,7 @@ func (s *Store) Orders(ctx context.Context, buyerID int64) ([]Order, error) {
 	for rows.Next() {
 		var o Order
 		var created Time
-		if err := rows.Scan(&o.ID, &o.BuyerID, &o.BookID, &o.BookTitle, &o.Quantity, &o.UnitPrice, &o.Total, &o.Status, &created,
-			&o.PaymentMethod, &o.PaidAmount, &o.Provider, &o.DeliveryCost); err != nil {
+		if err := rows.Scan(append(purchaseFields(&o.Purchase, &created), &o.PaymentMethod, &o.PaidAmount, &o.DeliveryCharged)...); err != nil {
 			return nil, wrap("orders", err)
 		}
 		o.Created = created.Time

@@ -22,8 +22,8 @@ var (
 	ErrDuplicateEmail = errors.New("store: email already registered")
 	ErrOutOfStock     = errors.New("store: not enough stock")
 	ErrAlreadyPaid    = errors.New("store: purchase already paid")
-	ErrNotPaid        = errors.New("store: purchase not paid yet")
 	ErrDeliveryChosen = errors.New("store: delivery already chosen")
+	ErrNoDelivery     = errors.New("store: no delivery chosen yet")
 	ErrExpired        = errors.New("store: reservation expired")
 	// ErrUnavailable wraps every failure to reach or use the database
 	// (timeouts, refused or broken connections); the web layer answers 503.
@@ -71,7 +71,8 @@ func wrap(op string, err error) error {
 	}
 	var changed *StockChangedError
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrDuplicateEmail) || errors.Is(err, ErrOutOfStock) ||
-		errors.Is(err, ErrAlreadyPaid) || errors.Is(err, ErrNotPaid) || errors.Is(err, ErrDeliveryChosen) || errors.Is(err, ErrExpired) ||
+		errors.Is(err, ErrAlreadyPaid) || errors.Is(err, ErrDeliveryChosen) || errors.Is(err, ErrExpired) ||
+		errors.Is(err, ErrNoDelivery) ||
 		errors.As(err, &changed) {
 		return err
 	}

@@ -106,7 +106,8 @@ func TestProvidersSeeded(t *testing.T) {
 		got += strconv.FormatInt(p.ID, 10) + ":" + p.Name + "/" + p.Coverage + "/" + p.Cost.String() + " "
 	}
 	// The ids are what the delivery form's provider field takes (docs/service.md, /delivery).
-	want := "1:DHL/Internacional/50.00 2:FedEx/Internacional/45.00 3:Envia/Nacional/20.00 4:Servientrega/Nacional/15.00 "
+	// The coverage is English since migration 0031; the names are the original's.
+	want := "1:DHL/International/50.00 2:FedEx/International/45.00 3:Envia/Domestic/20.00 4:Servientrega/Domestic/15.00 "
 	if got != want {
 		t.Fatalf("providers %q, want %q", got, want)
 	}
@@ -193,6 +194,9 @@ func TestPayIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s.ChooseDelivery(t.Context(), p, buyer, 1); err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	results := make([]error, 10)
 	for i := range results {
@@ -214,8 +218,9 @@ func TestPayIsIdempotent(t *testing.T) {
 	if n := count(t, s.DB, "SELECT COUNT(*) FROM payments WHERE purchase_id = ?", p); n != 1 {
 		t.Fatalf("%d payment rows, want 1", n)
 	}
-	if n := count(t, s.DB, "SELECT amount_cents FROM payments WHERE purchase_id = ?", p); n != 5997 {
-		t.Fatalf("paid %d cents, want 5997", n)
+	// 3 x 19.99 and DHL's 50.00, once.
+	if n := count(t, s.DB, "SELECT amount_cents FROM payments WHERE purchase_id = ?", p); n != 10997 {
+		t.Fatalf("paid %d cents, want 10997", n)
 	}
 }
 
@@ -230,20 +235,20 @@ func TestPurchaseOwnership(t *testing.T) {
 	if _, err := s.Purchase(t.Context(), p, other); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("read: %v", err)
 	}
-	if err := s.Pay(t.Context(), p, other, "PayPal"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("pay: %v", err)
-	}
-	if err := s.Pay(t.Context(), p, buyer, "PayPal"); err != nil {
-		t.Fatal(err)
-	}
 	if err := s.ChooseDelivery(t.Context(), p, other, 1); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("delivery: %v", err)
 	}
 	if err := s.ChooseDelivery(t.Context(), p, buyer, 1); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Pay(t.Context(), p, other, "PayPal"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("pay: %v", err)
+	}
+	if err := s.Pay(t.Context(), p, buyer, "PayPal"); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.ChooseDelivery(t.Context(), p, buyer, 2); !errors.Is(err, store.ErrDeliveryChosen) {
-		t.Errorf("second delivery: %v", err)
+		t.Errorf("delivery after paying: %v", err)
 	}
 }
 
@@ -413,6 +418,9 @@ func TestExpirePendingReturnsUnitsOnce(t *testing.T) {
 	buyer := user(t, s, "buyer@example.com")
 	book, _ := s.CreateBook(t.Context(), seller, store.BookInput{Title: "T", Author: "A", Price: 100, Stock: 100})
 	paid, _ := s.Buy(t.Context(), buyer, book, 5)
+	if err := s.ChooseDelivery(t.Context(), paid, buyer, 4); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Pay(t.Context(), paid, buyer, "PayPal"); err != nil {
 		t.Fatal(err)
 	}
@@ -420,6 +428,9 @@ func TestExpirePendingReturnsUnitsOnce(t *testing.T) {
 	for range 20 {
 		id, err := s.Buy(t.Context(), buyer, book, 2)
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ChooseDelivery(t.Context(), id, buyer, 4); err != nil {
 			t.Fatal(err)
 		}
 		pending = append(pending, id)
@@ -504,6 +515,9 @@ func TestPayRefusesAnOverdueReservation(t *testing.T) {
 	buyer := user(t, s, "buyer@example.com")
 	book, _ := s.CreateBook(t.Context(), seller, store.BookInput{Title: "T", Author: "A", Price: 100, Stock: 5})
 	id, _ := s.Buy(t.Context(), buyer, book, 1)
+	if err := s.ChooseDelivery(t.Context(), id, buyer, 4); err != nil {
+		t.Fatal(err)
+	}
 	old := time.Now().UTC().Add(-store.ReservationTTL - time.Minute).Truncate(time.Second)
 	if _, err := s.DB.Exec("UPDATE purchases SET created_at = ? WHERE id = ?", old, id); err != nil {
 		t.Fatal(err)
@@ -514,7 +528,13 @@ func TestPayRefusesAnOverdueReservation(t *testing.T) {
 	if n := count(t, s.DB, "SELECT COUNT(*) FROM payments WHERE purchase_id = ?", id); n != 0 {
 		t.Fatalf("%d payments recorded", n)
 	}
+	if err := s.ChooseDelivery(t.Context(), id, buyer, 3); !errors.Is(err, store.ErrExpired) {
+		t.Fatalf("choose a delivery 31 minutes on: %v, want ErrExpired", err)
+	}
 	fresh, _ := s.Buy(t.Context(), buyer, book, 1)
+	if err := s.ChooseDelivery(t.Context(), fresh, buyer, 4); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Pay(t.Context(), fresh, buyer, "PayPal"); err != nil {
 		t.Fatalf("pay a fresh reservation: %v", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/alexedwards/scs/v2"
 	"golang.org/x/crypto/bcrypt"
@@ -178,17 +179,30 @@ func (a *App) parseTemplates() error {
 //
 //	money: an amount (money.Cents) as every page shows it, "129.98 EUR"
 //	currency: the currency's ISO 4217 code alone, for labels ("Price (EUR)")
+//	initial: the first letter of a title, upper-cased, for a cover placeholder
+//	sortName: how the catalog's sort menu names an order
 func (a *App) templateFuncs() template.FuncMap {
 	cur := a.opts.Currency
 	return template.FuncMap{
 		"money":    func(c money.Cents) string { return c.In(cur) },
 		"currency": func() string { return cur.String() },
-		// sortName is how the catalog's sort menu names an order.
+		"initial":  initial,
 		"sortName": func(s store.CatalogSort) string {
 			return map[store.CatalogSort]string{store.SortNewest: "Newest first", store.SortTitle: "Title",
 				store.SortPriceAsc: "Price, low to high", store.SortPriceDesc: "Price, high to low"}[s]
 		},
 	}
+}
+
+// initial returns the first letter or digit of s, upper-cased, or "" if s
+// has none.
+func initial(s string) string {
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return string(unicode.ToUpper(r))
+		}
+	}
+	return ""
 }
 
 // templateData is everything a page may show.

@@ -292,6 +292,12 @@ func TestBookPage(t *testing.T) {
 			t.Errorf("book page: %d, no %q: %s", r.status, want, snippet(r.body))
 		}
 	}
+	// A book without a cover shows the placeholder with its initial, as
+	// the catalog's cards do.
+	plain := e.book(sid, "emma", bookIn(500, 1))
+	if r := c.get(fmt.Sprintf("/book/%d", plain)); r.status != 200 || !strings.Contains(r.body, `<span class="cover cover-none" aria-hidden="true">E</span>`) {
+		t.Errorf("book page without a cover: %d, no placeholder: %s", r.status, snippet(r.body))
+	}
 	if cat := c.get("/book/catalog"); !strings.Contains(cat.body, fmt.Sprintf(`<a href="/book/%d">Dune &amp; Sons</a>`, id)) {
 		t.Errorf("catalog does not link to the book page: %s", snippet(cat.body))
 	}
@@ -374,6 +380,8 @@ func TestSignedInRequestsDoNotWriteTheSession(t *testing.T) {
 	if after := row(); after != before {
 		t.Errorf("the purchase wrote the session:\n%s\n%s", before, after)
 	}
+	buyer.get(fmt.Sprintf("/delivery/%d", pid))
+	buyer.deliver(pid, 1)
 	buyer.get(fmt.Sprintf("/payment/%d", pid))
 	buyer.get("/orders")
 	if after := row(); after != before {

@@ -23,15 +23,20 @@ func TestFault1TamperedPriceIsIgnored(t *testing.T) {
 		t.Fatalf("buy: %d %s", r.status, snippet(r.body))
 	}
 	pid := purchaseID(t, r.location)
-	r = buyer.post(fmt.Sprintf("/payment/%d", pid), url.Values{"method": {"Credit Card"}, "amount": {"0.02"}, "total": {"0.02"}})
+	r = buyer.post(fmt.Sprintf("/delivery/%d", pid), url.Values{"provider": {"1"}, "cost": {"0.01"}, "cost_cents": {"1"}, "fee": {"0"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("delivery: %d %s", r.status, snippet(r.body))
+	}
+	r = buyer.post(fmt.Sprintf("/payment/%d", pid), url.Values{"method": {"Credit Card"}, "amount": {"0.02"}, "total": {"0.02"}, "delivery_cost": {"0"}})
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("pay: %d %s", r.status, snippet(r.body))
 	}
 	if got := e.count("SELECT total_cents FROM purchases WHERE id = ?", pid); got != 9998 {
 		t.Fatalf("purchase total %d cents, want 9998", got)
 	}
-	if got := e.count("SELECT amount_cents FROM payments WHERE purchase_id = ?", pid); got != 9998 {
-		t.Fatalf("payment %d cents, want 9998", got)
+	// 2 x 49.99 and DHL's 50.00, from the database.
+	if got := e.count("SELECT amount_cents FROM payments WHERE purchase_id = ? AND delivery_cents = 5000", pid); got != 14998 {
+		t.Fatalf("payment %d cents, want 14998", got)
 	}
 }
 
@@ -202,6 +207,7 @@ func TestFault8DeletingABoughtBookKeepsHistory(t *testing.T) {
 	book := e.book(sid, "Ephemeral", bookIn(700, 5))
 	buyer, _ := e.user(0, "buyer@example.com")
 	pid := buyer.buy(book, 1)
+	buyer.deliver(pid, 4)
 	buyer.post(fmt.Sprintf("/payment/%d", pid), url.Values{"method": {"PayPal"}})
 
 	if r := buyer.post(fmt.Sprintf("/book/delete_book/%d", book), nil); r.status != http.StatusNotFound {
@@ -246,7 +252,9 @@ func TestFault9MoneyIsExact(t *testing.T) {
 	buyer, _ := e.user(0, "buyer@example.com")
 	book := int64(e.count("SELECT id FROM books WHERE title = 'P19.99'"))
 	pid := buyer.buy(book, 3)
-	if r := buyer.get(fmt.Sprintf("/payment/%d", pid)); !strings.Contains(r.body, "<strong>59.97\u00a0EUR</strong>") {
+	buyer.deliver(pid, 4)
+	// 3 x 19.99 = 59.97, and Servientrega's 15.00.
+	if r := buyer.get(fmt.Sprintf("/payment/%d", pid)); !strings.Contains(r.body, "<dd>59.97\u00a0EUR</dd>") || !strings.Contains(r.body, "<strong>74.97\u00a0EUR</strong>") {
 		t.Fatalf("amount due: %s", snippet(r.body))
 	}
 	if r := seller.multipart("/book/add_book", map[string]string{"title": "X", "author": "A", "price": "1.005", "stock": "1"}, "", nil); r.status != http.StatusUnprocessableEntity {
@@ -262,6 +270,7 @@ func TestFault11PayingTwiceChargesOnce(t *testing.T) {
 	book := e.book(sid, "Once", bookIn(1500, 5))
 	buyer, _ := e.user(0, "buyer@example.com")
 	pid := buyer.buy(book, 2)
+	buyer.deliver(pid, 1)
 	// The same session on both instances, ten payments at once.
 	other := e.client(1)
 	other.c.Jar = buyer.c.Jar
@@ -285,7 +294,8 @@ func TestFault11PayingTwiceChargesOnce(t *testing.T) {
 	if r.status != http.StatusSeeOther || !strings.Contains(buyer.follow(r).body, "already paid") {
 		t.Fatalf("second payment: %d", r.status)
 	}
-	if m := e.count("SELECT COUNT(*) FROM payments WHERE purchase_id = ? AND method = 'PayPal' AND amount_cents = 3000", pid); m != 1 {
+	// 2 x 15.00 and DHL's 50.00, once.
+	if m := e.count("SELECT COUNT(*) FROM payments WHERE purchase_id = ? AND method = 'PayPal' AND amount_cents = 8000", pid); m != 1 {
 		t.Fatal("the payment changed")
 	}
 }

@@ -47,25 +47,30 @@ func TestFullFlow(t *testing.T) {
 
 	var bookID int64
 	fmt.Sscan(m[1], &bookID)
+	// Buy, then delivery, then payment: the fee is in the amount due.
 	pid := buyer.buy(bookID, 2)
+	del := buyer.get(fmt.Sprintf("/delivery/%d", pid))
+	for _, want := range []string{"Reserved for you until", "2 × Dune", "39.98\u00a0EUR", "Servientrega", "Domestic", "15.00\u00a0EUR", "Continue to payment"} {
+		if !strings.Contains(del.body, want) {
+			t.Fatalf("delivery page lacks %q: %s", want, snippet(del.body))
+		}
+	}
+	if r := buyer.get(fmt.Sprintf("/payment/%d", pid)); r.status != http.StatusSeeOther || r.location != fmt.Sprintf("/delivery/%d", pid) {
+		t.Fatalf("payment before a delivery: %d %s, want a 303 to the delivery", r.status, r.location)
+	}
+	buyer.deliver(pid, 4)
 	pay := buyer.get(fmt.Sprintf("/payment/%d", pid))
-	if pay.status != 200 || !strings.Contains(pay.body, "39.98") || !strings.Contains(pay.body, "Reserved for you until") {
-		t.Fatalf("payment page: %d %s", pay.status, snippet(pay.body))
+	for _, want := range []string{"39.98\u00a0EUR", "Servientrega", "15.00\u00a0EUR", "<strong>54.98\u00a0EUR</strong>", "Pay 54.98\u00a0EUR", "Reserved for you until"} {
+		if pay.status != 200 || !strings.Contains(pay.body, want) {
+			t.Fatalf("payment page: %d, lacks %q: %s", pay.status, want, snippet(pay.body))
+		}
 	}
 	r = buyer.post(fmt.Sprintf("/payment/%d", pid), url.Values{"method": {"PayPal"}})
-	if r.status != http.StatusSeeOther || r.location != fmt.Sprintf("/delivery/%d", pid) {
+	if r.status != http.StatusSeeOther || r.location != fmt.Sprintf("/orders#order-%d", pid) {
 		t.Fatalf("pay: %d %s %s", r.status, r.location, snippet(r.body))
 	}
-	del := buyer.follow(r)
-	if !strings.Contains(del.body, "Servientrega") || !strings.Contains(del.body, "Paid 39.98\u00a0EUR by PayPal") {
-		t.Fatalf("delivery page: %s", snippet(del.body))
-	}
-	r = buyer.post(fmt.Sprintf("/delivery/%d", pid), url.Values{"provider": {"4"}})
-	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/orders") {
-		t.Fatalf("delivery: %d %s", r.status, snippet(r.body))
-	}
 	orders := buyer.follow(r)
-	for _, want := range []string{"Dune", "39.98", "Paid", "PayPal", "Servientrega", "15.00", "Delivery arranged"} {
+	for _, want := range []string{"Paid 54.98\u00a0EUR by PayPal", "Dune", "39.98\u00a0EUR", "Servientrega 15.00\u00a0EUR", "54.98\u00a0EUR by PayPal", ">Paid<"} {
 		if !strings.Contains(orders.body, want) {
 			t.Fatalf("/orders lacks %q: %s", want, snippet(orders.body))
 		}
@@ -198,6 +203,10 @@ func TestExpiredReservation(t *testing.T) {
 	if s := e.stock(id); s != 0 {
 		t.Fatalf("stock %d after reserving all 3", s)
 	}
+	if r := buyer.get(fmt.Sprintf("/delivery/%d", p)); !strings.Contains(r.body, "Reserved for you until") {
+		t.Fatalf("delivery page shows no deadline: %s", snippet(r.body))
+	}
+	buyer.deliver(p, 4)
 	if r := buyer.get(fmt.Sprintf("/payment/%d", p)); !strings.Contains(r.body, "Reserved for you until") {
 		t.Fatalf("payment page shows no deadline: %s", snippet(r.body))
 	}
@@ -226,6 +235,7 @@ func TestExpiredReservation(t *testing.T) {
 		buyer.get(fmt.Sprintf("/payment/%d", p)),
 		buyer.post(fmt.Sprintf("/payment/%d", p), url.Values{"method": {"PayPal"}}),
 		buyer.get(fmt.Sprintf("/delivery/%d", p)),
+		buyer.post(fmt.Sprintf("/delivery/%d", p), url.Values{"provider": {"1"}}),
 	} {
 		if r.status != http.StatusConflict || !strings.Contains(r.body, "This reservation expired") {
 			t.Errorf("expired purchase page: %d %s", r.status, snippet(r.body))

@@ -10,8 +10,22 @@ import (
 	"github.com/bookstore-aws/bookstore/service/internal/store"
 )
 
+// homeBooks is how many of the newest books the home page shows: two rows
+// of four at 1280 px.
+const homeBooks = 8
+
+// home shows a search box (GET /book/catalog?q=), the newest books (the
+// catalog's first page in its default order, cut to homeBooks) and the
+// links to the rest of the store.
 func (a *App) home(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, http.StatusOK, "home", a.data(r))
+	p, err := a.store.Catalog(r.Context(), store.CatalogQuery{Sort: store.SortNewest, Limit: homeBooks})
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	d := a.data(r)
+	d.Books = p.Books
+	a.render(w, r, http.StatusOK, "home", d)
 }
 
 func (a *App) registerForm(w http.ResponseWriter, r *http.Request) {

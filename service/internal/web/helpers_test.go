@@ -250,7 +250,9 @@ func (e *env) stock(id int64) int {
 	return e.count("SELECT stock FROM books WHERE id = ?", id)
 }
 
-var purchaseURL = regexp.MustCompile(`^/payment/(\d+)$`)
+// purchaseURL is where a buy sends the buyer: to choose a delivery, which
+// comes before paying.
+var purchaseURL = regexp.MustCompile(`^/delivery/(\d+)$`)
 
 // buy posts a buy and returns the purchase id from the redirect.
 func (c *client) buy(book int64, qty int) int64 {
@@ -262,6 +264,16 @@ func (c *client) buy(book int64, qty int) int64 {
 	}
 	id, _ := strconv.ParseInt(m[1], 10, 64)
 	return id
+}
+
+// deliver chooses provider for purchase pid and checks it lands on the
+// payment page.
+func (c *client) deliver(pid int64, provider int) {
+	c.t.Helper()
+	r := c.post(fmt.Sprintf("/delivery/%d", pid), url.Values{"provider": {strconv.Itoa(provider)}})
+	if r.status != http.StatusSeeOther || r.location != fmt.Sprintf("/payment/%d", pid) {
+		c.t.Fatalf("delivery %d for %d: %d %s %s", provider, pid, r.status, r.location, snippet(r.body))
+	}
 }
 
 // A 1x1 PNG.

@@ -36,8 +36,10 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	book := e.book(sid, "Real", bookIn(1000, 5))
 	buyer, _ := e.user(0, "buyer@example.com")
 	paid := buyer.buy(book, 1)
+	buyer.deliver(paid, 4)
 	buyer.post(fmt.Sprintf("/payment/%d", paid), url.Values{"method": {"PayPal"}})
 	pending := buyer.buy(book, 1)
+	buyer.deliver(pending, 4)
 
 	good := map[string]string{"title": "T", "author": "A", "description": "D", "price": "10.00", "stock": "3"}
 	with := func(k, v string) map[string]string {
@@ -127,10 +129,10 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 			return buyer.post(fmt.Sprintf("/payment/%d", pending), url.Values{"method": {"Bitcoin"}})
 		}, 422, "Choose one of the options"},
 		tc{"delivery unknown provider", func() resp {
-			return buyer.post(fmt.Sprintf("/delivery/%d", paid), url.Values{"provider": {"99"}})
+			return buyer.post(fmt.Sprintf("/delivery/%d", pending), url.Values{"provider": {"99"}})
 		}, 422, "Choose one of the delivery providers"},
 		tc{"delivery non-numeric provider", func() resp {
-			return buyer.post(fmt.Sprintf("/delivery/%d", paid), url.Values{"provider": {"DHL"}})
+			return buyer.post(fmt.Sprintf("/delivery/%d", pending), url.Values{"provider": {"DHL"}})
 		}, 422, "Choose a delivery provider"},
 		tc{"register bad email", func() resp {
 			return e.client(0).post("/register", url.Values{"name": {"N"}, "email": {"not-an-email"}, "password": {"long enough"}})

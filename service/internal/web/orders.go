@@ -48,9 +48,9 @@ func (a *App) buy(w http.ResponseWriter, r *http.Request) {
 	}
 	a.metrics.purchases.Inc()
 	a.metrics.units.Add(float64(qty))
-	// No flash message: the payment page says how long the units are
+	// No flash message: the delivery page says how long the units are
 	// reserved, and a flash would cost a session write per purchase.
-	a.redirect(w, r, "/payment/"+strconv.FormatInt(id, 10), "")
+	a.redirect(w, r, deliveryURL(id), "")
 }
 
 // catalogWithError re-renders the catalog's first page (where the buy forms
@@ -87,17 +87,27 @@ func (a *App) purchase(w http.ResponseWriter, r *http.Request) (store.Purchase, 
 	return p, true
 }
 
+func deliveryURL(id int64) string { return "/delivery/" + strconv.FormatInt(id, 10) }
+func paymentURL(id int64) string  { return "/payment/" + strconv.FormatInt(id, 10) }
+func orderURL(id int64) string    { return "/orders#order-" + strconv.FormatInt(id, 10) }
+
+// overdue reports whether p can no longer be paid: marked expired, or past
+// its reservation before the sweep got to it.
+func overdue(p store.Purchase) bool {
+	return p.Status == store.StatusExpired || p.Status == store.StatusPendingPayment && time.Now().After(p.ReservedUntil())
+}
+
+// paymentForm shows what paying will charge (items, delivery, total) and
+// the payment methods. The flow is buy, delivery, payment: the fee is part
+// of the amount due, so a purchase without a delivery is sent to choose
+// one first (303 to /delivery/{id}); the URL stays valid for links and
+// bookmarks from before. A paid purchase goes to its order.
 func (a *App) paymentForm(w http.ResponseWriter, r *http.Request) {
 	p, ok := a.purchase(w, r)
 	if !ok {
 		return
 	}
-	if p.Status == store.StatusExpired || p.Status == store.StatusPendingPayment && time.Now().After(p.ReservedUntil()) {
-		a.expired(w, r)
-		return
-	}
-	if p.Status != store.StatusPendingPayment {
-		a.redirect(w, r, "/delivery/"+strconv.FormatInt(p.ID, 10), "This purchase is already paid.")
+	if !a.payable(w, r, p) {
 		return
 	}
 	d := a.data(r)
@@ -105,9 +115,29 @@ func (a *App) paymentForm(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "payment", d)
 }
 
-// pay marks the purchase paid by method, for the amount the purchase
-// recorded; any amount field in the form is ignored. Paying twice charges
-// once (fault 11).
+// payable reports whether p can be paid now; if not, it has answered:
+// expired, already paid (to the order, or to choose the delivery of a
+// purchase paid before fees were charged), or no delivery chosen yet.
+func (a *App) payable(w http.ResponseWriter, r *http.Request, p store.Purchase) bool {
+	switch {
+	case overdue(p):
+		a.expired(w, r)
+	case p.Status != store.StatusPendingPayment && p.ProviderID == 0:
+		a.redirect(w, r, deliveryURL(p.ID), "This purchase is already paid; choose its delivery.")
+	case p.Status != store.StatusPendingPayment:
+		a.redirect(w, r, orderURL(p.ID), "This purchase is already paid; nothing more was charged.")
+	case p.ProviderID == 0:
+		a.redirect(w, r, deliveryURL(p.ID), "Choose a delivery first: its fee is part of the amount due.")
+	default:
+		return true
+	}
+	return false
+}
+
+// pay marks the purchase paid by method. The store computes the amount
+// (items plus the chosen delivery's fee) from the database; any amount
+// field in the form is ignored (fault 1). Paying twice charges once
+// (fault 11).
 func (a *App) pay(w http.ResponseWriter, r *http.Request) {
 	p, ok := a.purchase(w, r)
 	if !ok {
@@ -122,21 +152,25 @@ func (a *App) pay(w http.ResponseWriter, r *http.Request) {
 	d.Form, d.Purchase, d.Methods = f, p, store.PaymentMethods
 	method := f.oneOf("method", store.PaymentMethods)
 	if !f.Valid() {
-		a.render(w, r, http.StatusUnprocessableEntity, "payment", d)
+		if a.payable(w, r, p) {
+			a.render(w, r, http.StatusUnprocessableEntity, "payment", d)
+		}
 		return
 	}
-	next := "/delivery/" + strconv.FormatInt(p.ID, 10)
 	switch err := a.store.Pay(r.Context(), p.ID, p.BuyerID, method); {
 	case errors.Is(err, store.ErrAlreadyPaid):
-		a.redirect(w, r, next, "This purchase was already paid; nothing more was charged.")
+		a.redirect(w, r, orderURL(p.ID), "This purchase was already paid; nothing more was charged.")
 	case errors.Is(err, store.ErrExpired):
 		a.expired(w, r)
+	case errors.Is(err, store.ErrNoDelivery):
+		a.redirect(w, r, deliveryURL(p.ID), "Choose a delivery first: its fee is part of the amount due. Nothing was charged.")
 	case errors.Is(err, store.ErrNotFound):
 		a.notFound(w, r)
 	case err != nil:
 		a.serverError(w, r, err)
 	default:
-		a.redirect(w, r, next, "Paid "+p.Total.In(a.opts.Currency)+" by "+method+". Now choose a delivery provider.")
+		a.redirect(w, r, orderURL(p.ID), fmt.Sprintf("Paid %s by %s, delivery by %s included. Thank you for your order!",
+			p.Due().In(a.opts.Currency), method, p.Provider))
 	}
 }
 
@@ -145,7 +179,11 @@ func (a *App) deliveryForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a.showDelivery(w, r, p, newForm(nil), http.StatusOK)
+	f := newForm(nil)
+	if p.ProviderID != 0 {
+		f.Set("provider", strconv.FormatInt(p.ProviderID, 10))
+	}
+	a.showDelivery(w, r, p, f, http.StatusOK)
 }
 
 // expired answers for a purchase whose reservation ran out unpaid: 409,
@@ -156,13 +194,17 @@ func (a *App) expired(w http.ResponseWriter, r *http.Request) {
 		int(store.ReservationTTL.Minutes())))
 }
 
+// showDelivery shows the providers to choose from: for a purchase pending
+// payment (the choice can change until it is paid), or one paid before
+// delivery was charged that has none yet. Anything else has nothing to
+// choose.
 func (a *App) showDelivery(w http.ResponseWriter, r *http.Request, p store.Purchase, f *form, status int) {
-	if p.Status == store.StatusExpired {
+	if overdue(p) {
 		a.expired(w, r)
 		return
 	}
-	if p.Status != store.StatusPaid {
-		a.redirect(w, r, "/payment/"+strconv.FormatInt(p.ID, 10), "Please pay before choosing a delivery.")
+	if p.Status != store.StatusPendingPayment && p.ProviderID != 0 {
+		a.redirect(w, r, orderURL(p.ID), "This order is paid; its delivery can no longer change.")
 		return
 	}
 	providers, err := a.store.Providers(r.Context())
@@ -175,6 +217,8 @@ func (a *App) showDelivery(w http.ResponseWriter, r *http.Request, p store.Purch
 	a.render(w, r, status, "delivery", d)
 }
 
+// chooseDelivery records the provider chosen and sends a purchase pending
+// payment on to pay (the fee is now in its amount due).
 func (a *App) chooseDelivery(w http.ResponseWriter, r *http.Request) {
 	p, ok := a.purchase(w, r)
 	if !ok {
@@ -191,19 +235,20 @@ func (a *App) chooseDelivery(w http.ResponseWriter, r *http.Request) {
 		a.showDelivery(w, r, p, f, http.StatusUnprocessableEntity)
 		return
 	}
-	orders := "/orders#order-" + strconv.FormatInt(p.ID, 10)
 	switch err := a.store.ChooseDelivery(r.Context(), p.ID, p.BuyerID, provider); {
 	case errors.Is(err, store.ErrNotFound):
 		f.fail("provider", "Choose one of the delivery providers listed.")
 		a.showDelivery(w, r, p, f, http.StatusUnprocessableEntity)
-	case errors.Is(err, store.ErrNotPaid):
-		a.redirect(w, r, "/payment/"+strconv.FormatInt(p.ID, 10), "Please pay before choosing a delivery.")
+	case errors.Is(err, store.ErrExpired):
+		a.expired(w, r)
 	case errors.Is(err, store.ErrDeliveryChosen):
-		a.redirect(w, r, orders, "A delivery provider was already chosen for this order.")
+		a.redirect(w, r, orderURL(p.ID), "This order is paid; its delivery can no longer change.")
 	case err != nil:
 		a.serverError(w, r, err)
+	case p.Status == store.StatusPendingPayment:
+		a.redirect(w, r, paymentURL(p.ID), "")
 	default:
-		a.redirect(w, r, orders, "Delivery arranged. Thank you for your order!")
+		a.redirect(w, r, orderURL(p.ID), "Delivery arranged, at no charge. Thank you for your order!")
 	}
 }
 

@@ -1,0 +1,2 @@
+UPDATE delivery_providers SET coverage = CASE coverage WHEN 'International' THEN 'Internacional' ELSE 'Nacional' END
+WHERE coverage IN ('International', 'Domestic')
