@@ -40,11 +40,12 @@ func TestCommittedChangeIsReportedAsDone(t *testing.T) {
 	seller, sid := e.user(0, "seller@example.com")
 	book := e.book(sid, "Committed", bookIn(500, 10))
 	buyer, _ := e.user(0, "buyer@example.com")
-	paid := buyer.buy(book, 1)
-	if r := buyer.post(fmt.Sprintf("/payment/%d", paid), url.Values{"method": {"PayPal"}}); r.status != http.StatusSeeOther {
-		t.Fatalf("pay: %d", r.status)
-	}
+	// The checkout's order: buy, choose a delivery, pay.
+	undelivered := buyer.buy(book, 1)
 	unpaid := buyer.buy(book, 1)
+	if r := buyer.post(fmt.Sprintf("/delivery/%d", unpaid), url.Values{"provider": {"1"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("delivery: %d", r.status)
+	}
 	anon := e.client(0)
 
 	cases := []struct {
@@ -55,12 +56,13 @@ func TestCommittedChangeIsReportedAsDone(t *testing.T) {
 		rows     string // counts what the change made: one row once it has
 	}{
 		{"buy", func() resp { return buyer.post(fmt.Sprintf("/buy/%d", book), url.Values{"quantity": {"2"}}) },
-			"/payment/", "COMMIT", "SELECT COUNT(*) FROM purchases WHERE quantity = 2"},
+			"/delivery/", "COMMIT", "SELECT COUNT(*) FROM purchases WHERE quantity = 2"},
+		{"delivery", func() resp {
+			return buyer.post(fmt.Sprintf("/delivery/%d", undelivered), url.Values{"provider": {"1"}})
+		}, fmt.Sprintf("/payment/%d", undelivered), "COMMIT", fmt.Sprintf("SELECT COUNT(*) FROM deliveries WHERE purchase_id = %d", undelivered)},
 		{"payment", func() resp {
 			return buyer.post(fmt.Sprintf("/payment/%d", unpaid), url.Values{"method": {"Credit Card"}})
-		}, fmt.Sprintf("/delivery/%d", unpaid), "COMMIT", fmt.Sprintf("SELECT COUNT(*) FROM payments WHERE purchase_id = %d", unpaid)},
-		{"delivery", func() resp { return buyer.post(fmt.Sprintf("/delivery/%d", paid), url.Values{"provider": {"1"}}) },
-			"/orders", "COMMIT", fmt.Sprintf("SELECT COUNT(*) FROM deliveries WHERE purchase_id = %d", paid)},
+		}, "/orders", "COMMIT", fmt.Sprintf("SELECT COUNT(*) FROM payments WHERE purchase_id = %d", unpaid)},
 		{"add book", func() resp {
 			return seller.multipart("/book/add_book", map[string]string{"title": "Added", "author": "A", "price": "3", "stock": "4"}, "", nil)
 		}, "/book/my_books", "COMMIT", "SELECT COUNT(*) FROM books WHERE title = 'Added'"},
