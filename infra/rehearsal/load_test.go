@@ -14,7 +14,7 @@ import (
 
 // load is a closed-loop load through the balancer: Workers shoppers, each
 // signed in, each looping GET /book/catalog and, every BuyEvery-th round, a
-// purchase of one unit of BookID (POST /buy, then POST /payment). A request
+// purchase of one unit of BookID (POST /buy, /delivery, /payment). A request
 // fails on a transport error or a status that is not 2xx/3xx. It stops at
 // Stop, after MaxRequests or after MaxDuration, whichever comes first.
 type load struct {
@@ -107,9 +107,13 @@ func (l *load) catalog(s *shopper) string {
 	return r.Body
 }
 
-var paymentPath = regexp.MustCompile(`^/payment/(\d+)$`)
+var (
+	deliveryPath = regexp.MustCompile(`^/delivery/(\d+)$`)
+	paymentPath  = regexp.MustCompile(`^/payment/(\d+)$`)
+)
 
-// buy is three requests: the catalog (for the form), POST /buy, POST /payment.
+// buy is four requests, the checkout's order: the catalog (for the form),
+// POST /buy, POST /delivery (the provider with id 1), POST /payment.
 func (l *load) buy(s *shopper) {
 	page := l.catalog(s)
 	if page == "" {
@@ -123,8 +127,18 @@ func (l *load) buy(s *shopper) {
 	}
 	sent := time.Now()
 	r, err := s.post(action, fields, nil)
-	m, perr := expectRedirect("POST "+action, r, err, paymentPath)
+	m, perr := expectRedirect("POST "+action, r, err, deliveryPath)
 	if !ok(r, err) || perr != nil {
+		l.fail(sent, "%v (status %d)", perr, r.Status)
+		return
+	}
+	if !l.take() {
+		return
+	}
+	deliver := "/delivery/" + m[1]
+	sent = time.Now()
+	r, err = s.post(deliver, url.Values{"provider": {"1"}}, nil)
+	if _, perr := expectRedirect("POST "+deliver, r, err, paymentPath); !ok(r, err) || perr != nil {
 		l.fail(sent, "%v (status %d)", perr, r.Status)
 		return
 	}
