@@ -174,7 +174,7 @@ func (a *App) addBook(w http.ResponseWriter, r *http.Request) {
 		in.Cover = name
 	}
 	if _, err := a.store.CreateBook(r.Context(), a.currentUser(r).ID, in); err != nil {
-		a.removeCover(in.Cover)
+		a.undoCover(in.Cover, err)
 		a.serverError(w, r, err)
 		return
 	}
@@ -253,7 +253,7 @@ func (a *App) editBook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		a.removeCover(in.Cover)
+		a.undoCover(in.Cover, err)
 		a.serverError(w, r, err)
 		return
 	}

@@ -148,3 +148,45 @@ func TestDatabaseBudgetCoversTheWholeRequest(t *testing.T) {
 		t.Errorf("buy on a slow network: %d: %s", r.status, snippet(r.body))
 	}
 }
+
+// A cover saved for an add or an edit whose COMMIT got no answer stays on
+// disk: the change may have committed (here it does, once the held COMMIT
+// reaches the database), and then the book must not point at a deleted
+// file. Only a change the store says did not happen takes its cover back.
+func TestUnknownOutcomeKeepsTheCover(t *testing.T) {
+	e, p, budget := proxiedEnv(t)
+	seller, sid := e.user(0, "seller@example.com")
+	book := e.book(sid, "Before", bookIn(500, 10))
+	seller.c.Timeout = budget + 5*time.Second
+	cases := []struct {
+		name, path, title string
+		fields            map[string]string
+	}{
+		{"add", "/book/add_book", "Added with cover", map[string]string{"author": "A", "price": "3", "stock": "4"}},
+		{"edit", fmt.Sprintf("/book/edit_book/%d", book), "Edited with cover",
+			map[string]string{"author": "A", "price": "5", "stock": "10", "stock_shown": "10"}},
+	}
+	for _, c := range cases {
+		c.fields["title"] = c.title
+		p.arm("hold", "COMMIT")
+		r := seller.multipart(c.path, c.fields, "cover.png", png1x1)
+		p.set("up")
+		if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "cannot tell whether it was saved") {
+			t.Fatalf("%s, COMMIT held: %d: %s", c.name, r.status, snippet(r.body))
+		}
+		// The held COMMIT now reaches the database and commits.
+		var cover string
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			err := e.sql.QueryRow("SELECT cover FROM books WHERE title = ?", c.title).Scan(&cover)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the held COMMIT never committed: %v", c.name, err)
+			}
+		}
+		if img := seller.get("/covers/" + cover); img.status != http.StatusOK || img.body != string(png1x1) {
+			t.Errorf("%s committed after an unknown outcome: GET /covers/%s is %d", c.name, cover, img.status)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"regexp"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/bookstore-aws/bookstore/service/internal/store"
 )
 
 // coverTypes are the image types a cover may be, by sniffed content type.
@@ -96,6 +99,16 @@ func (a *App) saveCover(u *upload) (string, error) {
 		return "", fmt.Errorf("covers: save: %w", err)
 	}
 	return name, nil
+}
+
+// undoCover removes the cover saved for a change that the store refused
+// with err, but only when the change definitely did not happen: after
+// store.ErrOutcomeUnknown the row may have committed and point at the file,
+// so it stays (an orphan file costs bytes; a missing one, a broken book).
+func (a *App) undoCover(name string, err error) {
+	if !errors.Is(err, store.ErrOutcomeUnknown) {
+		a.removeCover(name)
+	}
 }
 
 func (a *App) removeCover(name string) {
