@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -75,4 +76,28 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return fmt.Errorf("commit: %w: %w", ErrOutcomeUnknown, err)
+}
+
+// execWrite runs one autocommitted write statement on db and classifies its
+// failure as inTx does its COMMIT's: the server's refusal (a MySQL error
+// packet) and a connection that was never got or that the driver reports as
+// unused (driver.ErrBadConn: nothing was sent) come back as they are, so
+// wrap calls them what they are; any other failure (the deadline passed or
+// the connection broke while the statement was out) wraps
+// ErrOutcomeUnknown, since the server may have applied it. Reads need none
+// of this: a lost answer to a read changed nothing. The session store's
+// writes don't use it either: repeating a sign-in or a logout is safe, so
+// "try again" (ErrUnavailable) is the true answer there.
+func execWrite(ctx context.Context, db *sql.DB, query string, args ...any) (sql.Result, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	res, err := conn.ExecContext(ctx, query, args...)
+	var me *mysql.MySQLError
+	if err == nil || errors.As(err, &me) || errors.Is(err, driver.ErrBadConn) {
+		return res, err
+	}
+	return nil, fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
 }

@@ -34,7 +34,7 @@ type User struct {
 func (s *Store) CreateUser(ctx context.Context, name, email string, passwordHash []byte) (int64, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	res, err := s.DB.ExecContext(ctx,
+	res, err := execWrite(ctx, s.DB,
 		"INSERT INTO users (name, email, password_hash, created_at) VALUES (?, ?, ?, ?)",
 		name, email, string(passwordHash), s.clock())
 	if isDuplicate(err) {

@@ -287,7 +287,7 @@ func (a *App) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, store.ErrOutcomeUnknown) {
 		a.log.WarnContext(r.Context(), "database unavailable, change outcome unknown", "err", err, "request_id", requestID(r.Context()))
 		a.errorPage(w, r, http.StatusServiceUnavailable, "The store lost its database while saving this, so it cannot tell whether it was saved. "+
-			"Look at Your orders or My books before you send it again.")
+			"Look at Your orders or My books, or try to log in after a registration, before you send it again.")
 		return
 	}
 	if errors.Is(err, store.ErrUnavailable) || errors.Is(context.Cause(r.Context()), errBudgetSpent) {

@@ -190,3 +190,27 @@ func TestUnknownOutcomeKeepsTheCover(t *testing.T) {
 		}
 	}
 }
+
+// An autocommitted write whose answer never came (registration's INSERT)
+// may have been applied, as a COMMIT may: the answer says so, without
+// Retry-After, rather than "try again", whose retry then meets a 409 for
+// the account the first request made.
+func TestAutocommittedWriteHeldIsOutcomeUnknown(t *testing.T) {
+	e, p, budget := proxiedEnv(t)
+	anon := e.client(0)
+	anon.c.Timeout = budget + 5*time.Second
+	p.arm("hold", "INSERT INTO users")
+	r := anon.post("/register", url.Values{"name": {"Held"}, "email": {"held@example.com"}, "password": {"correct horse"}})
+	p.set("up")
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") != "" ||
+		!strings.Contains(r.body, "cannot tell whether it was saved") {
+		t.Errorf("register, INSERT held: %d Retry-After %q: %s", r.status, r.header.Get("Retry-After"), snippet(r.body))
+	}
+	// A read that gets no answer changed nothing: "try again" stays true.
+	p.arm("hold", "SELECT")
+	r = anon.get("/book/catalog")
+	p.set("up")
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Errorf("catalog, SELECT held: %d Retry-After %q: %s", r.status, r.header.Get("Retry-After"), snippet(r.body))
+	}
+}
