@@ -257,8 +257,11 @@ func watchSignals(logger *slog.Logger, onForce func()) (context.Context, func())
 // in-flight requests finish.
 func drain(srv *http.Server, app *web.App, timeout time.Duration, preStop bool, logger *slog.Logger) error {
 	start := time.Now()
+	// Keep-alives stay on: switching them off makes net/http close idle
+	// connections at once, under a request a client may just have sent on
+	// one. Instead each answer from now on carries Connection: close (see
+	// web.App.StartDraining), and Shutdown closes what is left idle.
 	app.StartDraining()
-	srv.SetKeepAlivesEnabled(false)
 	if preStop {
 		logger.Info("draining: readiness is 503; still serving for a fifth of DRAIN_TIMEOUT", "timeout", timeout.String())
 		time.Sleep(timeout / 5)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -348,5 +349,67 @@ func TestDrainOverrunExitsOneWithAJSONReason(t *testing.T) {
 	}
 	if took < time.Second {
 		t.Fatalf("exited after %v, before DRAIN_TIMEOUT", took)
+	}
+}
+
+// During the pre-stop window after SIGTERM, a request sent on a keep-alive
+// connection that was idle is answered, and the answer closes the
+// connection (Connection: close). Before, keep-alives were switched off,
+// which makes net/http close idle connections at once: such a request got
+// no answer (behind the ALB, a 502).
+func TestKeepAliveRequestsAreAnsweredWhileDraining(t *testing.T) {
+	p := start(t, binary(t, ""), "DRAIN_TIMEOUT=5s")
+	p.waitReady(t, 20*time.Second)
+	const n = 20
+	type kc struct {
+		c net.Conn
+		r *bufio.Reader
+	}
+	get := func(c kc) (*http.Response, error) {
+		c.c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := fmt.Fprint(c.c, "GET /book/catalog HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			return nil, err
+		}
+		res, err := http.ReadResponse(c.r, nil)
+		if err == nil {
+			_, err = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+		return res, err
+	}
+	conns := make([]kc, n)
+	for i := range conns {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p.port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i] = kc{c, bufio.NewReader(c)}
+		if res, err := get(conns[i]); err != nil || res.StatusCode != 200 || res.Close {
+			t.Fatalf("before SIGTERM, connection %d: %v %v", i, res, err)
+		}
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, "still serving", 2*time.Second)
+	failed := 0
+	for i, c := range conns {
+		res, err := get(c)
+		if err != nil || res.StatusCode != 200 || !res.Close {
+			failed++
+			t.Errorf("after SIGTERM, keep-alive connection %d: %v %v", i, res, err)
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d requests on keep-alive connections were lost during the drain", failed, n)
+	}
+	select {
+	case <-p.done:
+		if p.err != nil {
+			t.Fatalf("exit: %v\n%s", p.err, p.out.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not exit")
 	}
 }

@@ -316,5 +316,7 @@ func (a *App) redirect(w http.ResponseWriter, r *http.Request, url, flash string
 	http.Redirect(w, r, url, http.StatusSeeOther)
 }
 
-// StartDraining makes /readyz answer 503 from now on (SIGTERM).
+// StartDraining makes /readyz answer 503 from now on (SIGTERM), and every
+// answer carry Connection: close, so that each keep-alive connection ends
+// after a request answered (see closeWhenDraining).
 func (a *App) StartDraining() { a.draining.Store(true) }

@@ -47,6 +47,19 @@ func withRequestID(next http.Handler) http.Handler {
 	})
 }
 
+// closeWhenDraining sets Connection: close on every answer once the
+// instance drains (StartDraining): net/http then closes the connection
+// after the answer, so a client learns it is closing from a response,
+// never by a request lost on a connection closed under it.
+func (a *App) closeWhenDraining(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // observe logs one JSON line per request and feeds the request metrics,
 // both labelled by chi's route pattern (/book/edit_book/{id}), never the
 // raw path, so the label set stays bounded.

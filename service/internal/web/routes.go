@@ -24,8 +24,8 @@ func (a *App) Routes() http.Handler {
 	// Outermost first: answer HEAD wherever GET is answered (uptime
 	// checkers use HEAD; net/http drops the body), name the request, log
 	// and measure it, survive a panic, set security headers, bound its time
-	// in the database.
-	r.Use(middleware.GetHead, withRequestID, a.observe, a.recoverPanic, secureHeaders, a.dbBudget)
+	// in the database. Once draining, every answer closes its connection.
+	r.Use(a.closeWhenDraining, middleware.GetHead, withRequestID, a.observe, a.recoverPanic, secureHeaders, a.dbBudget)
 
 	// Operations: no session, no CSRF check (GET only).
 	r.Get("/healthz", a.healthz)
