@@ -137,7 +137,14 @@ func (a *App) logoutForm(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "logout", a.data(r))
 }
 
+// logout signs the user out under a new token. Without a signed-in
+// session there is nothing to end: it redirects and writes nothing, or any
+// client could make the store keep a session row per request.
 func (a *App) logout(w http.ResponseWriter, r *http.Request) {
+	if a.currentUser(r) == nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
 	sm := a.sessions(r)
 	if err := sm.RenewToken(r.Context()); err != nil {
 		a.serverError(w, r, err)

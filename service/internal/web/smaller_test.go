@@ -68,6 +68,26 @@ func TestAnonymousLoginRedirectsWriteNoSession(t *testing.T) {
 	}
 }
 
+// An anonymous POST /logout (no cookie, or one of a session with nobody
+// signed in) writes no session row, however often it comes.
+func TestAnonymousLogoutWritesNoSession(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	before := e.count("SELECT COUNT(*) FROM sessions")
+	kept := e.client(0)
+	for i := range 30 {
+		c := e.client(0)
+		if i%2 == 1 {
+			c = kept
+		}
+		if r := c.post("/logout", nil); r.status != http.StatusSeeOther || r.location != "/" {
+			t.Fatalf("anonymous logout: %d %q: %s", r.status, r.location, snippet(r.body))
+		}
+	}
+	if n := e.count("SELECT COUNT(*) FROM sessions"); n != before {
+		t.Errorf("30 anonymous logouts left %d session rows", n-before)
+	}
+}
+
 // A request whose client went away is counted with status 499 (nginx's
 // "client closed request"), not 503: it is no server fault.
 func TestAbandonedRequestsAreCountedApart(t *testing.T) {
