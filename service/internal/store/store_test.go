@@ -369,39 +369,41 @@ func TestDeletedSessionIsNotRevivedByALateCommit(t *testing.T) {
 	ss := store.NewSessionStore(d.Open(t), d.Timeout, 0)
 	ctx := t.Context()
 	exp := time.Now().Add(time.Hour)
-	if err := ss.CommitCtx(ctx, "tokA", []byte("signed in"), exp); err != nil {
+	const tokA = "tokA_______________________________________" // scs's format: 43 base64url characters
+	const tokB = "tokB_______________________________________"
+	if err := ss.CommitCtx(ctx, tokA, []byte("signed in"), exp); err != nil {
 		t.Fatal(err)
 	}
-	if b, ok, err := ss.FindCtx(ctx, "tokA"); err != nil || !ok || string(b) != "signed in" {
+	if b, ok, err := ss.FindCtx(ctx, tokA); err != nil || !ok || string(b) != "signed in" {
 		t.Fatalf("find: %q %v %v", b, ok, err)
 	}
-	if err := ss.CommitCtx(ctx, "tokA", []byte("updated"), exp); err != nil {
+	if err := ss.CommitCtx(ctx, tokA, []byte("updated"), exp); err != nil {
 		t.Fatal(err)
 	}
-	if b, _, _ := ss.FindCtx(ctx, "tokA"); string(b) != "updated" {
+	if b, _, _ := ss.FindCtx(ctx, tokA); string(b) != "updated" {
 		t.Fatalf("a live session's commit was dropped: %q", b)
 	}
-	if err := ss.DeleteCtx(ctx, "tokA"); err != nil {
+	if err := ss.DeleteCtx(ctx, tokA); err != nil {
 		t.Fatal(err)
 	}
-	if err := ss.CommitCtx(ctx, "tokA", []byte("late"), exp); err != nil { // the in-flight request ends
+	if err := ss.CommitCtx(ctx, tokA, []byte("late"), exp); err != nil { // the in-flight request ends
 		t.Fatal(err)
 	}
-	if b, ok, err := ss.FindCtx(ctx, "tokA"); err != nil || ok {
+	if b, ok, err := ss.FindCtx(ctx, tokA); err != nil || ok {
 		t.Fatalf("deleted token found after a late commit: %q %v %v", b, ok, err)
 	}
-	if err := ss.Commit("tokA", []byte("late again"), exp); err != nil { // scs's context-free path
+	if err := ss.Commit(tokA, []byte("late again"), exp); err != nil { // scs's context-free path
 		t.Fatal(err)
 	}
-	if _, ok, _ := ss.Find("tokA"); ok {
+	if _, ok, _ := ss.Find(tokA); ok {
 		t.Fatal("the context-free Commit revived a deleted token")
 	}
 	// Deleting a token never committed (an anonymous one) also kills it.
-	if err := ss.DeleteCtx(ctx, "tokB"); err != nil {
+	if err := ss.DeleteCtx(ctx, tokB); err != nil {
 		t.Fatal(err)
 	}
-	ss.CommitCtx(ctx, "tokB", []byte("late"), exp)
-	if _, ok, _ := ss.FindCtx(ctx, "tokB"); ok {
+	ss.CommitCtx(ctx, tokB, []byte("late"), exp)
+	if _, ok, _ := ss.FindCtx(ctx, tokB); ok {
 		t.Fatal("an uncommitted, deleted token came to life")
 	}
 	if err := ss.CommitCtx(ctx, "tokC", nil, exp); err == nil {
@@ -537,5 +539,25 @@ func TestPayRefusesAnOverdueReservation(t *testing.T) {
 	}
 	if err := s.Pay(t.Context(), fresh, buyer, "PayPal"); err != nil {
 		t.Fatalf("pay a fresh reservation: %v", err)
+	}
+}
+
+// A live token padded with spaces, tabs or NULs is no session on either
+// engine (MariaDB's utf8mb4_bin is PAD SPACE: it found the live one).
+func TestPaddedSessionTokenIsNotFound(t *testing.T) {
+	_, d := newStore(t)
+	ss := store.NewSessionStore(d.Open(t), d.Timeout, 0)
+	ctx := t.Context()
+	const token = "2Qv8b0gqkK1w4sWw3bTj7xV0m0mH9cR4oE6yA1pZ5uQ"
+	if err := ss.CommitCtx(ctx, token, []byte("signed in"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := ss.FindCtx(ctx, token); err != nil || !ok {
+		t.Fatalf("the live token: %v %v", ok, err)
+	}
+	for _, pad := range []string{" ", "   ", "\t", "\x00", " \t\x00"} {
+		if b, ok, err := ss.FindCtx(ctx, token+pad); err != nil || ok {
+			t.Errorf("token padded with %q: %q %v %v", pad, b, ok, err)
+		}
 	}
 }
