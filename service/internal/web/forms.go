@@ -103,6 +103,10 @@ func (f *form) checkText(field string, required bool, max int, multiline bool, n
 		// A title of one Hangul filler would show as a blank link.
 		if required && !shows {
 			f.fail(field, "This field is required; what it holds does not show.")
+			return v
+		}
+		if r, at := ignorableAtAnEnd(v); at > 0 {
+			f.fail(field, fmt.Sprintf("This field starts or ends with a character that does not show (U+%04X, character %d); remove it.", r, at))
 		}
 	}
 	return v
@@ -110,13 +114,58 @@ func (f *form) checkText(field string, required bool, max int, multiline bool, n
 
 // visible reports whether r shows as ink: its Unicode General_Category is
 // a letter (L), number (N), punctuation (P) or symbol (S), it is not a
-// Default_Ignorable_Code_Point (see defaultIgnorable), and it is not U+2800
-// BRAILLE PATTERN BLANK, the one symbol whose glyph Unicode defines as
-// empty (its dots are all unraised). Spaces (Z), marks (M) alone, controls,
+// Default_Ignorable_Code_Point (see defaultIgnorable), and it is not a
+// blank symbol (see blankSymbol). Spaces (Z), marks (M) alone, controls,
 // format, private-use and unassigned code points (C) don't count. A
 // required field must hold at least one visible rune.
 func visible(r rune) bool {
-	return unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S) && !defaultIgnorable(r) && r != '\u2800'
+	return unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S) && !invisible(r)
+}
+
+// invisible reports whether r renders as nothing wherever it stands: a
+// Default_Ignorable_Code_Point or a blank symbol.
+func invisible(r rune) bool { return defaultIgnorable(r) || blankSymbol(r) }
+
+// blankSymbol reports whether r is one of the symbols (category So) that
+// Unicode's own code charts describe as having no ink of their own, which
+// no property marks: U+2800 BRAILLE PATTERN BLANK (all dots unraised),
+// U+1D159 MUSICAL SYMBOL NULL NOTEHEAD (an invisible base for combining
+// marks) and U+FFFC OBJECT REPLACEMENT CHARACTER (a stand-in for an
+// embedded object, which plain text never has).
+func blankSymbol(r rune) bool { return r == '\u2800' || r == '\U0001D159' || r == '\uFFFC' }
+
+// ignorableAtAnEnd returns the first Default_Ignorable code point at
+// either end of v that has no effect there, and its position (1-based;
+// 0: none). "Alice book" + ZWJ (or a soft hyphen, LRM, a variation selector
+// after a letter) would pass for "Alice book". Allowed are those that end a
+// sequence: a variation selector after a symbol (an emoji's presentation,
+// U+2764 U+FE0F) and the tags of a subdivision flag (U+1F3F4, tags,
+// U+E007F; Unicode TR #51).
+func ignorableAtAnEnd(v string) (rune, int) {
+	rs := []rune(v)
+	if len(rs) == 0 {
+		return 0, 0
+	}
+	if defaultIgnorable(rs[0]) {
+		return rs[0], 1
+	}
+	n := len(rs)
+	r := rs[n-1]
+	switch {
+	case !defaultIgnorable(r):
+		return 0, 0
+	case unicode.Is(unicode.Variation_Selector, r) && n >= 2 && unicode.Is(unicode.S, rs[n-2]):
+		return 0, 0
+	case r == 0xE007F:
+		i := n - 1
+		for i > 0 && rs[i-1] >= 0xE0020 && rs[i-1] <= 0xE007E {
+			i--
+		}
+		if i < n-1 && i > 0 && rs[i-1] == 0x1F3F4 {
+			return 0, 0
+		}
+	}
+	return r, n
 }
 
 // defaultIgnorable is Unicode's derived property Default_Ignorable_Code_Point
@@ -199,9 +248,10 @@ func (f *form) email(field string) string {
 		return ""
 	}
 	// Invisible characters, even those a name may hold, would let
-	// "admin\u00AD@example.com" pass for another user.
+	// "admin\u00AD@example.com" or "admin\uFE0F@example.com" pass for
+	// another user.
 	for i, r := range []rune(v) {
-		if unicode.Is(unicode.Cf, r) {
+		if unicode.Is(unicode.Cf, r) || invisible(r) {
 			f.fail(field, fmt.Sprintf("This email address contains an invisible character (U+%04X, character %d); remove it.", r, i+1))
 			return ""
 		}

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -34,7 +35,7 @@ func TestRequiredFieldNeedsAVisibleRune(t *testing.T) {
 			t.Errorf("U+%04X: accepted %v, visible %v", r, ok, visible(r))
 		}
 	}
-	for _, r := range []rune{'\u3164', '\u2800', '\u034F', '\u115F', '\u1160', '\uFFA0', '\u200B', '\u00AD'} {
+	for _, r := range []rune{'\U0001D159', '\uFFFC', '\u3164', '\u2800', '\u034F', '\u115F', '\u1160', '\uFFA0', '\u200B', '\u00AD'} {
 		if visible(r) {
 			t.Errorf("U+%04X counts as visible", r)
 		}
@@ -66,4 +67,63 @@ func category(r rune) string {
 		}
 	}
 	return fmt.Sprint("unassigned")
+}
+
+// invisibleSets are Unicode's property sets of code points that show as
+// nothing (Default_Ignorable_Code_Point, derived as defaultIgnorable,
+// covers Cf, Variation_Selector with the Mongolian free variation
+// selectors, and Other_Default_Ignorable_Code_Point), and the blank symbols.
+func everyInvisible() []rune {
+	var rs []rune
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if defaultIgnorable(r) || unicode.Is(unicode.Variation_Selector, r) || blankSymbol(r) {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
+// No invisible code point may stand in an email address: "admin" + U+FE0F
+// + "@example.com" would show in /admin/users as admin@example.com.
+func TestEmailRefusesEveryInvisibleRune(t *testing.T) {
+	all := everyInvisible()
+	for _, want := range []rune{0xFE00, 0xFE0F, 0xE0100, 0xE01EF, 0x180B, 0x180F, 0x2800, 0x1D159, 0xFFFC, 0x200D, 0x00AD} {
+		if !slices.Contains(all, want) {
+			t.Fatalf("U+%04X is missing from the invisible sets", want)
+		}
+	}
+	for _, r := range all {
+		f := newForm(url.Values{"email": {"admin" + string(r) + "x@example.com"}})
+		if v := f.email("email"); f.Valid() {
+			t.Errorf("email with U+%04X accepted as %q", r, v)
+		}
+	}
+	f := newForm(url.Values{"email": {"admin@example.com"}})
+	if f.email("email"); !f.Valid() {
+		t.Fatalf("a plain address refused: %v", f.Errors)
+	}
+}
+
+// A default-ignorable code point at either end of a field has no effect
+// there, so it would make a value that passes for another: over the whole
+// property set, "Alice book" with one at its end or start is refused. One
+// that ends a sequence is kept.
+func TestIgnorableAtTheEndsIsRefused(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if !defaultIgnorable(r) {
+			continue
+		}
+		for _, in := range []string{"Alice book" + string(r), string(r) + "Alice book", "Alice book" + string(r) + " " + string(r)} {
+			f := newForm(url.Values{"title": {in}})
+			if v := f.text("title", true, maxTitle); f.Valid() {
+				t.Errorf("%+q accepted as %+q, which passes for \"Alice book\"", in, v)
+			}
+		}
+	}
+	for _, keep := range []string{"I \u2764\uFE0F", "Go \U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F", "\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645"} {
+		f := newForm(url.Values{"title": {keep}})
+		if v := f.text("title", true, maxTitle); !f.Valid() || v != keep {
+			t.Errorf("%+q: stored as %+q, %v", keep, v, f.Errors)
+		}
+	}
 }
