@@ -80,6 +80,7 @@ func (f *form) textArea(field string, required bool, max int) string {
 // U+0958 becomes two code points, U+0130 too).
 func (f *form) checkText(field string, required bool, max int, multiline bool, normalize func(string) string) string {
 	v := f.Get(field)
+	typed := v
 	if normalize != nil && utf8.ValidString(v) {
 		v = normalize(v)
 	}
@@ -91,11 +92,21 @@ func (f *form) checkText(field string, required bool, max int, multiline bool, n
 	case utf8.RuneCountInString(v) > max:
 		f.fail(field, "This field is too long (maximum is "+strconv.Itoa(max)+" characters).")
 	default:
+		// Characters are checked as typed, so that the position named is
+		// the user's; then as normalized, where NFC may have inserted a
+		// U+034F after every 30 combining marks in a row (UAX #15's
+		// Stream-Safe Text Format), which nobody typed.
 		n, shows := 0, false
-		for _, r := range v {
+		for _, r := range typed {
 			n++
 			if what := notPrinting(r, multiline); what != "" {
 				f.fail(field, fmt.Sprintf("This field contains %s (U+%04X, character %d), which is not allowed; remove it.", what, r, n))
+				return v
+			}
+		}
+		for _, r := range v {
+			if notPrinting(r, multiline) != "" {
+				f.fail(field, "This field has too many combining marks in a row (at most 30).")
 				return v
 			}
 			shows = shows || visible(r)
@@ -105,7 +116,7 @@ func (f *form) checkText(field string, required bool, max int, multiline bool, n
 			f.fail(field, "This field is required; what it holds does not show.")
 			return v
 		}
-		if r, at := ignorableAtAnEnd(v); at > 0 {
+		if r, at := ignorableAtAnEnd(typed); at > 0 {
 			f.fail(field, fmt.Sprintf("This field starts or ends with a character that does not show (U+%04X, character %d); remove it.", r, at))
 		}
 	}
@@ -250,7 +261,7 @@ func (f *form) email(field string) string {
 	// Invisible characters, even those a name may hold, would let
 	// "admin\u00AD@example.com" or "admin\uFE0F@example.com" pass for
 	// another user.
-	for i, r := range []rune(v) {
+	for i, r := range []rune(f.Get(field)) { // as typed: i is the user's position
 		if unicode.Is(unicode.Cf, r) || invisible(r) {
 			f.fail(field, fmt.Sprintf("This email address contains an invisible character (U+%04X, character %d); remove it.", r, i+1))
 			return ""

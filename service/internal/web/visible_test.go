@@ -127,3 +127,23 @@ func TestIgnorableAtTheEndsIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// An error names a character the user typed, at the position they typed
+// it: not a U+034F that NFC inserted (after 30 combining marks in a row,
+// UAX #15's Stream-Safe Text Format), nor a position NFC shifted by
+// composing "e" + U+0301 into one character.
+func TestEmailErrorNamesWhatWasTyped(t *testing.T) {
+	cases := []struct{ in, want, not string }{
+		{"zz" + strings.Repeat("\u0344", 100) + "@example.com", "too many combining marks", "U+034F"},
+		{"e\u0301e\u0301\u200Bx@example.com", "U+200B, character 5", ""},
+		{"e\u0301e\u0301\uFE0Fx@example.com", "U+FE0F, character 5", ""},
+	}
+	for _, c := range cases {
+		f := newForm(url.Values{"email": {c.in}})
+		f.email("email")
+		msg := f.Errors["email"]
+		if !strings.Contains(msg, c.want) || c.not != "" && strings.Contains(msg, c.not) {
+			t.Errorf("%+q: %q, want it to say %q", c.in, msg, c.want)
+		}
+	}
+}
