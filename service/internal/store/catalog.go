@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // CatalogSort is an order of the catalog. Every order ends with the book id,
@@ -64,9 +66,18 @@ func sortIndex(col string) string {
 // default stopword list, so a search for them could never match; the store
 // drops them from the query instead (SearchTerms).
 const (
-	MinSearchTerm  = 3 // characters (innodb_ft_min_token_size)
-	MaxSearchTerms = 8 // words used from one query; more are ignored
+	MinSearchTerm  = 3  // characters (innodb_ft_min_token_size)
+	MaxSearchTerm  = 84 // characters (innodb_ft_max_token_size): longer words aren't indexed
+	MaxSearchTerms = 8  // words used from one query; more are ignored
 )
+
+// wordRune reports whether r is part of a word as InnoDB's FULLTEXT parser
+// reads text: letters, digits, combining marks (Mn, Mc: a virama or a vowel
+// sign inside a Hindi or Tamil word, Arabic vowel marks, an accent typed
+// decomposed) and the underscore. Every other character separates words.
+func wordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.In(r, unicode.Mn, unicode.Mc) || r == '_'
+}
 
 // innodbStopwords is InnoDB's default FULLTEXT stopword list
 // (INFORMATION_SCHEMA.INNODB_FT_DEFAULT_STOPWORD), the same on MySQL 8 and
@@ -79,21 +90,23 @@ var innodbStopwords = map[string]bool{
 	"will": true, "with": true, "und": true, "www": true,
 }
 
-// SearchTerms splits a search query into the words the catalog searches
-// for: runs of letters and digits, lower-cased, without duplicates. Every
-// other character separates words, so FULLTEXT operators (+-*"~<>()@) and
-// SQL wildcards (% _) never reach the database as such. Words shorter than
-// MinSearchTerm and InnoDB stopwords are dropped (the index has no entry
-// for them); at most MaxSearchTerms words are kept. An empty result means
-// the query has nothing to search for.
+// SearchTerms splits a search query, put in NFC first, into the words the
+// catalog searches for: runs of word characters (see wordRune), lower-cased,
+// without duplicates. Every other character separates words, so FULLTEXT
+// operators (+-*"~<>()@) and the SQL wildcard % never reach the database as
+// such (an underscore is part of a word, as InnoDB reads it, and is escaped
+// in a LIKE). Words shorter than MinSearchTerm or longer than MaxSearchTerm
+// and InnoDB stopwords are dropped (the index has no entry for them); at
+// most MaxSearchTerms words are kept. An empty result means the query has
+// nothing to search for.
 func SearchTerms(q string) []string { return words(q, MaxSearchTerms) }
 
 // words is SearchTerms keeping up to max words (0: all).
 func words(q string, max int) []string {
 	var terms []string
-	for _, w := range strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+	for _, w := range strings.FieldsFunc(norm.NFC.String(q), func(r rune) bool { return !wordRune(r) }) {
 		w = strings.ToLower(w)
-		if utf8.RuneCountInString(w) < MinSearchTerm || innodbStopwords[w] || slices.Contains(terms, w) {
+		if n := utf8.RuneCountInString(w); n < MinSearchTerm || n > MaxSearchTerm || innodbStopwords[w] || slices.Contains(terms, w) {
 			continue
 		}
 		if terms = append(terms, w); len(terms) == max {
@@ -150,7 +163,7 @@ func (s *Store) Catalog(ctx context.Context, q CatalogQuery) (CatalogPage, error
 		return CatalogPage{}, errors.New("store: catalog: both After and Before")
 	}
 	for _, t := range q.Terms {
-		if t == "" || strings.ContainsFunc(t, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if t == "" || strings.ContainsFunc(t, func(r rune) bool { return !wordRune(r) }) {
 			return CatalogPage{}, fmt.Errorf("store: catalog: search term %q is not from SearchTerms", t)
 		}
 	}
@@ -237,9 +250,9 @@ func (s *Store) Catalog(ctx context.Context, q CatalogQuery) (CatalogPage, error
 // searchFilter is the WHERE condition that requires every term in the
 // title or author. On MySQL and MariaDB it is a FULLTEXT search in BOOLEAN
 // MODE, each term a required, quoted word (terms hold only letters and
-// digits, so nothing in them acts as an operator). The embedded engine has
-// no usable FULLTEXT: there it is a LIKE per term (a term has no % or _ to
-// escape), and embedded is true: the caller keeps the rows in which each
+// digits, marks and _, so nothing in them acts as an operator). The
+// embedded engine has no usable FULLTEXT: there it is a LIKE per term (its
+// _ escaped; a term has no %), and embedded is true: the caller keeps the rows in which each
 // term is a whole word, as FULLTEXT would.
 func (s *Store) searchFilter(ctx context.Context, terms []string) (cond string, args []any, embedded bool, err error) {
 	if embedded, err = s.isEmbedded(ctx); err != nil {
@@ -257,7 +270,7 @@ func (s *Store) searchFilter(ctx context.Context, terms []string) (cond string, 
 	}
 	var conds []string
 	for _, t := range terms {
-		like := "%" + t + "%"
+		like := "%" + strings.ReplaceAll(t, "_", `\_`) + "%" // _ is a word character here, not a wildcard
 		conds = append(conds, "(LOWER(title) LIKE ? OR LOWER(author) LIKE ?)")
 		args = append(args, like, like)
 	}

@@ -391,3 +391,40 @@ func TestSignedInRequestsDoNotWriteTheSession(t *testing.T) {
 		t.Errorf("still signed in? /orders: %d", r.status)
 	}
 }
+
+// Search reads words as InnoDB's FULLTEXT parser does: combining marks and
+// _ are inside words (a Hindi virama, Tamil vowel signs, Arabic vowel
+// marks), the query is put in NFC (an accent typed decomposed), and a word
+// longer than innodb_ft_max_token_size is dropped like a short one, not
+// searched for in vain. On both engines' paths.
+func TestCatalogSearchWordsAsInnoDBReadsThem(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	_, sid := e.user(0, "seller@example.com")
+	hindi := e.book(sid, "हिन्दी व्याकरण", store.BookInput{Author: "Kamta Prasad", Price: 100, Stock: 1})
+	tamil := e.book(sid, "தமிழ் இலக்கணம்", store.BookInput{Author: "Tolkappiyar", Price: 100, Stock: 1})
+	arabic := e.book(sid, "كِتَابُ الْعَرَبِيَّةِ", store.BookInput{Author: "Sibawayh", Price: 100, Stock: 1})
+	resume := e.book(sid, "R\u00e9sum\u00e9 Writing", store.BookInput{Author: "Ann Author", Price: 100, Stock: 1})
+	under := e.book(sid, "The foo_bar Handbook", store.BookInput{Author: "Snake Case", Price: 100, Stock: 1})
+	c := e.client(0)
+	for _, tc := range []struct {
+		q    string
+		want []int64
+	}{
+		{"हिन्दी", []int64{hindi}},
+		{"தமிழ்", []int64{tamil}},
+		{"كِتَابُ", []int64{arabic}},
+		{"re\u0301sume\u0301", []int64{resume}},
+		{"foo_bar", []int64{under}},
+		{"handbook " + strings.Repeat("x", 85), []int64{under}},
+	} {
+		r := c.get("/book/catalog?q=" + url.QueryEscape(tc.q))
+		var ids []int64
+		for _, m := range bookIDs.FindAllStringSubmatch(r.body, -1) {
+			id, _ := strconv.ParseInt(m[1], 10, 64)
+			ids = append(ids, id)
+		}
+		if r.status != http.StatusOK || !slices.Equal(ids, tc.want) {
+			t.Errorf("q=%+q: %d %v, want %v", tc.q, r.status, ids, tc.want)
+		}
+	}
+}
