@@ -168,9 +168,9 @@ func TestUnknownOutcomeKeepsTheCover(t *testing.T) {
 	}
 	for _, c := range cases {
 		c.fields["title"] = c.title
-		p.arm("hold", "COMMIT")
+		p.Arm(dbproxy.HoldCommit, "COMMIT")
 		r := seller.multipart(c.path, c.fields, "cover.png", png1x1)
-		p.set("up")
+		p.Set(dbproxy.Up)
 		if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "cannot tell whether it was saved") {
 			t.Fatalf("%s, COMMIT held: %d: %s", c.name, r.status, snippet(r.body))
 		}
@@ -199,17 +199,17 @@ func TestAutocommittedWriteHeldIsOutcomeUnknown(t *testing.T) {
 	e, p, budget := proxiedEnv(t)
 	anon := e.client(0)
 	anon.c.Timeout = budget + 5*time.Second
-	p.arm("hold", "INSERT INTO users")
+	p.Arm(dbproxy.HoldCommit, "INSERT INTO users")
 	r := anon.post("/register", url.Values{"name": {"Held"}, "email": {"held@example.com"}, "password": {"correct horse"}})
-	p.set("up")
+	p.Set(dbproxy.Up)
 	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") != "" ||
 		!strings.Contains(r.body, "cannot tell whether it was saved") {
 		t.Errorf("register, INSERT held: %d Retry-After %q: %s", r.status, r.header.Get("Retry-After"), snippet(r.body))
 	}
 	// A read that gets no answer changed nothing: "try again" stays true.
-	p.arm("hold", "SELECT")
+	p.Arm(dbproxy.HoldCommit, "SELECT")
 	r = anon.get("/book/catalog")
-	p.set("up")
+	p.Set(dbproxy.Up)
 	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
 		t.Errorf("catalog, SELECT held: %d Retry-After %q: %s", r.status, r.header.Get("Retry-After"), snippet(r.body))
 	}
