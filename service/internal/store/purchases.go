@@ -339,29 +339,39 @@ func (s *Store) ChooseDelivery(ctx context.Context, id, buyerID, providerID int6
 		if err != nil {
 			return err
 		}
-		switch {
-		case status == StatusExpired || status == StatusPendingPayment && created.Time.Before(cutoff):
+		if status == StatusExpired || status == StatusPendingPayment && created.Time.Before(cutoff) {
 			return ErrExpired
-		case status == StatusPendingPayment:
-			if _, err := tx.ExecContext(ctx, "DELETE FROM deliveries WHERE purchase_id = ?", id); err != nil {
-				return err
-			}
 		}
-		res, err := tx.ExecContext(ctx,
-			"INSERT INTO deliveries (purchase_id, provider_id, cost_cents, created_at) SELECT ?, id, cost_cents, ? FROM delivery_providers WHERE id = ?",
-			id, s.clock(), providerID)
-		if isDuplicate(err) {
-			return ErrDeliveryChosen
+		// A plain read, then one row written by key: deleting a delivery that
+		// doesn't exist yet, or INSERT … SELECT, takes gap or AUTO-INC locks
+		// that deadlock neighbouring purchases' first choices (MySQL 1213,
+		// MariaDB 1467). The purchase's lock above already orders writers of
+		// this purchase's delivery.
+		var cost int64
+		var chosen bool
+		err = tx.QueryRowContext(ctx,
+			"SELECT cost_cents, EXISTS (SELECT 1 FROM deliveries WHERE purchase_id = ?) FROM delivery_providers WHERE id = ?",
+			id, providerID).Scan(&cost, &chosen)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound // the earlier choice stays
 		}
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		switch {
+		case chosen && status != StatusPendingPayment:
+			return ErrDeliveryChosen
+		case chosen:
+			_, err = tx.ExecContext(ctx, "UPDATE deliveries SET provider_id = ?, cost_cents = ?, created_at = ? WHERE purchase_id = ?",
+				providerID, cost, s.clock(), id)
 			return err
-		} else if n == 0 {
-			return ErrNotFound // rolls back the DELETE: the earlier choice stays
 		}
-		return nil
+		_, err = tx.ExecContext(ctx, "INSERT INTO deliveries (purchase_id, provider_id, cost_cents, created_at) VALUES (?, ?, ?, ?)",
+			id, providerID, cost, s.clock())
+		if isDuplicate(err) {
+			return ErrDeliveryChosen
+		}
+		return err
 	}))
 }
 
