@@ -105,7 +105,7 @@ services:
 		if _, err := p.run(ctx, "up", "-d"); err != nil {
 			t.Fatal(err)
 		}
-		if err := waitReady(ctx, base, 3*time.Minute); err != nil {
+		if err := containertest.WaitReady(ctx, base, 3*time.Minute, 500*time.Millisecond, nil); err != nil {
 			logs, _ := p.run(context.Background(), "logs", "--tail", "30")
 			t.Fatalf("%v\n%s", err, logs)
 		}
@@ -164,27 +164,6 @@ services:
 	}
 	t.Logf("rehearsal: compose (README): first up to /readyz 200 %s, stop %s (exit %s, stop_grace_period %s), up again %s, book and cover kept, volumes removed by down -v",
 		firstUp.Round(time.Second), stopped.Round(time.Millisecond), strings.TrimSpace(code), grace, secondUp.Round(time.Second))
-}
-
-// waitReady polls GET base/readyz until 200 or timeout.
-func waitReady(ctx context.Context, base string, timeout time.Duration) error {
-	c := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(timeout)
-	last := "no answer"
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		resp, err := c.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	return fmt.Errorf("GET %s/readyz not 200 after %s (last: %s)", base, timeout, last)
 }
 
 // checkCatalogCover requires the catalog at base to list title with a

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -100,26 +99,16 @@ func startContainer(ctx context.Context, o runOptions) (*container, error) {
 // waitReady polls GET /readyz until it answers 200, the container exits, or the
 // timeout passes; the error then holds the container's last log lines.
 func (c *container) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	client := &http.Client{Timeout: 2 * time.Second}
-	last := "no answer"
-	for time.Now().Before(deadline) {
-		resp, err := client.Get(c.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
-		}
+	exited := func() error {
 		if state, _ := containertest.Podman(context.Background(), "inspect", "-f", "{{.State.Status}}", c.ID); strings.TrimSpace(state) == "exited" {
-			return fmt.Errorf("container exited before /readyz answered 200:\n%s", c.logs())
+			return fmt.Errorf("container exited before /readyz answered 200")
 		}
-		time.Sleep(250 * time.Millisecond)
+		return nil
 	}
-	return fmt.Errorf("GET /readyz not 200 after %s (last: %s):\n%s", timeout, last, c.logs())
+	if err := containertest.WaitReady(context.Background(), c.URL, timeout, 250*time.Millisecond, exited); err != nil {
+		return fmt.Errorf("%w:\n%s", err, c.logs())
+	}
+	return nil
 }
 
 func (c *container) logs() string {
